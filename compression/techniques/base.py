@@ -1,0 +1,96 @@
+"""The contract every technique module implements.
+
+A technique is a small configurable object: its parameters are validated in
+``__init__`` (raising ``ValueError("… Received: x=…")``), it serialises with
+``get_config`` / ``from_config``, and ``apply`` returns a *new* Keras model
+(never mutating the input), fine-tuned where the method needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import keras
+
+from compression.data.base import Dataset
+from compression.training import FineTune
+
+# Categories as the catalogue groups them (seed 004 section 5.2.1, seed 003).
+CATEGORIES = (
+    "weight factorization",
+    "pruning",
+    "quantization",
+    "clustering",
+    "convolution decomposition",
+    "layer architecture",
+    "distillation",
+)
+# What a technique acts on: fully connected layers, conv layers, or the whole model.
+SCOPES = ("fc", "conv", "model")
+
+
+class Technique:
+    """Base class of every registered compression technique.
+
+    Subclasses set the class attributes, define ``__init__`` with keyword
+    parameters and their defaults, validate them, store them as attributes of
+    the same names and list those names in ``param_names``.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]
+    applies_to: ClassVar[str]
+    description: ClassVar[str]
+    reference: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]] = ()
+    # Post-training quantization steps act at export and must come last in a plan.
+    export_mode: ClassVar[str | None] = None
+    # Whether apply() trains (so it needs a Dataset).
+    needs_data: ClassVar[bool] = False
+
+    def get_config(self) -> dict[str, Any]:
+        """Parameters as a JSON-serialisable dict."""
+        return {name: getattr(self, name) for name in self.param_names}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Technique:
+        """Rebuild a technique from ``get_config()`` output."""
+        return cls(**config)
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        """The parameters a technique gets when none are given."""
+        return cls().get_config()
+
+    def apply(
+        self,
+        model: keras.Model,
+        targets: Sequence[str] | None = None,
+        data: Dataset | None = None,
+        fine_tune: FineTune | None = None,
+    ) -> keras.Model:
+        """Return a compressed copy of ``model``.
+
+        Args:
+            model: the model to compress; it is not modified.
+            targets: names of the layers to act on; ``None`` means the
+                technique's default (for example every eligible layer).
+            data: training data, required when ``needs_data`` is true.
+            fine_tune: fine-tuning budget (epochs, batch size, seed).
+
+        Returns:
+            A new ``keras.Model``.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((self.code, tuple(sorted(self.get_config().items()))))

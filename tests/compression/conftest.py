@@ -1,0 +1,38 @@
+"""Shared fixtures: the bundled digits and small trained baselines.
+
+Models are trained once per test session (a few seconds on 2 cores) and each
+test gets the same trained weights; techniques never mutate their input, and
+the tests that check that compare against these fixtures.
+"""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from compression.data import Dataset, load_digits
+from compression.training import FineTune, fine_tune
+from compression.zoo import build
+
+
+@pytest.fixture(scope="session")
+def digits() -> Dataset:
+    return load_digits(seed=0)
+
+
+@pytest.fixture(scope="session")
+def lenet(digits: Dataset) -> keras.Model:
+    model = build("lenet", digits.input_shape, digits.num_classes)
+    return fine_tune(model, digits, FineTune(epochs=15, learning_rate=3e-3))
+
+
+@pytest.fixture(scope="session")
+def alexnet(digits: Dataset) -> keras.Model:
+    model = build("alexnet", digits.input_shape, digits.num_classes)
+    return fine_tune(model, digits, FineTune(epochs=8, learning_rate=1e-3))
+
+
+@pytest.fixture
+def quick() -> FineTune:
+    """The fine-tuning budget techniques get in tests: one short epoch."""
+    return FineTune(epochs=1, batch_size=64, seed=0)

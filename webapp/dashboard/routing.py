@@ -1,0 +1,3 @@
+"""WebSocket routes (live job progress)."""
+
+websocket_urlpatterns: list = []

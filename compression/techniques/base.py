@@ -49,6 +49,8 @@ class Technique:
     export_mode: ClassVar[str | None] = None
     # Whether apply() trains (so it needs a Dataset).
     needs_data: ClassVar[bool] = False
+    # Parameter sets the standard sweep measures; ({},) means the defaults only.
+    sweep: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def get_config(self) -> dict[str, Any]:
         """Parameters as a JSON-serialisable dict."""

@@ -138,3 +138,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Epochs of fine-tuning each compression step gets (bounded: compression runs in runjobs).
+COMPRESSION_FINE_TUNE_EPOCHS = env_int("COMPRESSION_FINE_TUNE_EPOCHS", 2, minimum=0)

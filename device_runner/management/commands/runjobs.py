@@ -1,0 +1,73 @@
+"""`manage.py runjobs`: serve the queued jobs of the devices attached to this host."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from device_runner.runner import Runner
+from measurements.models import Device, Job
+
+
+class Command(BaseCommand):
+    help = "Claim and run measurement jobs for the devices attached to this host."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--device",
+            action="append",
+            dest="devices",
+            metavar="NAME",
+            help="A device this host serves (repeatable). Default: every local device.",
+        )
+        parser.add_argument("--once", action="store_true", help="Exit when the queue is empty.")
+        parser.add_argument("--max-jobs", type=int, default=None, help="Exit after N jobs.")
+        parser.add_argument("--poll", type=float, default=2.0, help="Seconds between polls.")
+
+    def handle(self, *args, **options) -> None:
+        if options["max_jobs"] is not None and options["max_jobs"] < 1:
+            raise CommandError(f"--max-jobs must be at least 1. Received: {options['max_jobs']}")
+        if options["poll"] <= 0:
+            raise CommandError(f"--poll must be positive. Received: {options['poll']}")
+        devices = self._devices(options["devices"])
+        runner = Runner(devices=devices, on_progress=ProgressBar(self.stderr).update)
+        signal.signal(signal.SIGTERM, runner.request_stop)
+        signal.signal(signal.SIGINT, runner.request_stop)
+        names = ", ".join(d.name for d in devices)
+        self.stdout.write(f"runjobs {runner.owner}: serving {names}")
+        done = runner.run(max_jobs=options["max_jobs"], once=options["once"], poll=options["poll"])
+        self.stdout.write(f"runjobs: {done} job(s) run; stopping.")
+
+    def _devices(self, names: list[str] | None) -> list[Device]:
+        if not names:
+            devices = list(Device.objects.filter(kind=Device.Kind.LOCAL))
+            if not devices:
+                raise CommandError("No local device. Run `python manage.py loadcatalogue` first.")
+            return devices
+        devices = list(Device.objects.filter(name__in=names))
+        missing = sorted(set(names) - {d.name for d in devices})
+        if missing:
+            known = ", ".join(Device.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(f"Unknown device(s): {', '.join(missing)}. Known: {known}.")
+        return devices
+
+
+class ProgressBar:
+    """One terminal line per job: ``job 12 [#####.....] 50% measuring``."""
+
+    WIDTH = 30
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.interactive = getattr(sys.stderr, "isatty", lambda: False)()
+
+    def update(self, job: Job, fraction: float, stage: str) -> None:
+        filled = int(self.WIDTH * fraction)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        text = f"job {job.pk} [{bar}] {fraction:4.0%} {stage}"
+        if self.interactive:
+            self.stream.write("\r" + text.ljust(70), ending="\n" if fraction >= 1 else "")
+        else:
+            self.stream.write(text)

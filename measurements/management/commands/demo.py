@@ -1,0 +1,50 @@
+"""`manage.py demo`: the bundled baseline, a first sweep on this host, demo credentials.
+
+Idempotent: a second run reuses the trained model and queues only what is new.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from device_runner.runner import Runner
+from measurements import actions
+from measurements.models import Result
+
+DEMO_USER, DEMO_PASSWORD = "demo", "compresso-demo"
+# A quick protocol for the demo sweep: the stop rule still applies, with a short time cap.
+DEMO_PROTOCOL = {"warmup_runs": 3, "min_runs": 10, "max_runs": 300, "max_seconds": 2.0}
+
+
+class Command(BaseCommand):
+    help = "Train the bundled LeNet baseline, queue and run the standard sweep locally."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--epochs", type=int, default=20, help="Baseline training epochs.")
+        parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+        parser.add_argument("--no-run", action="store_true", help="Queue only; do not run.")
+
+    def handle(self, *args, **options) -> None:
+        self._ensure_demo_user()
+        device, _ = actions.ensure_local_device()
+        dataset = actions.register_dataset("digits", "bundled", {"seed": 0})
+        model = dataset.models.filter(name="lenet-digits").first()
+        if model is None:
+            self.stdout.write("Training the LeNet baseline on the bundled digits…")
+            model = actions.train_and_register_baseline(
+                "lenet", dataset, epochs=options["epochs"], name="lenet-digits"
+            )
+        plans = actions.standard_sweep_texts()
+        jobs = actions.queue_jobs([model], plans, [device], options["threads"], DEMO_PROTOCOL)
+        self.stdout.write(f"Queued {len(jobs)} job(s): {len(plans)} plans x {options['threads']}.")
+        if not options["no_run"]:
+            Runner(devices=[device]).run(once=True)
+        count = Result.objects.filter(artifact__model=model).count()
+        self.stdout.write(f"{count} result(s) for {model.name} on this host.")
+        self.stdout.write(f"Log in with {DEMO_USER} / {DEMO_PASSWORD}")
+
+    def _ensure_demo_user(self) -> None:
+        users = get_user_model()
+        if not users.objects.filter(username=DEMO_USER).exists():
+            users.objects.create_user(DEMO_USER, password=DEMO_PASSWORD)

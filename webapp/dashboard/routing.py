@@ -1,3 +1,9 @@
 """WebSocket routes (live job progress)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from webapp.dashboard.consumers import JobProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
+]

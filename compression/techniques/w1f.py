@@ -1,0 +1,148 @@
+"""W1f: truncated-SVD factorization of dense layers (Xue et al. 2013; AdaDeep 5.2.1).
+
+A dense layer n -> m with kernel W (n x m) is replaced by a linear bottleneck
+Dense(k) followed by Dense(m) with the original activation and bias, set from
+the truncated SVD W ~ U_k S_k V_k^T. By Eckart-Young this is the best rank-k
+approximation of W in Frobenius norm, and the parameters drop from n*m to k(n+m).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+
+import keras
+import numpy as np
+
+from compression import training
+from compression.data.base import Dataset
+from compression.errors import NotApplicableError
+from compression.surgery import rebuild, resolve_targets
+from compression.techniques import register
+from compression.techniques.base import Technique
+from compression.training import FineTune
+
+# AdaDeep 5.2.1 sets the inserted layer's width to k = m/12.
+DEFAULT_DIVISOR = 12
+
+
+def check_rank(k: object) -> int | None:
+    """Validate a rank parameter: ``None`` (the default rule) or a positive integer.
+
+    Raises:
+        ValueError: ``k`` is not ``None`` nor an integer >= 1.
+    """
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer or None. Received: k={k!r}")
+    return int(k)
+
+
+def rank_for(code: str, layer_name: str, k: int | None, n: int, m: int, divisor: int) -> int:
+    """The rank to use on an n -> m layer, checked so the factorization is smaller.
+
+    Args:
+        code: technique code, for the message.
+        layer_name: the layer, for the message.
+        k: the asked rank, or ``None`` for ``max(1, m // divisor)``.
+        n: the layer's input size (for convolutions, kh*kw*Cin).
+        m: the layer's output size.
+        divisor: the default rule's divisor.
+
+    Raises:
+        NotApplicableError: k is not smaller than both n and m.
+    """
+    rank = max(1, m // divisor) if k is None else k
+    if rank >= m or rank >= n:
+        raise NotApplicableError(
+            f"{code} needs a rank smaller than both sides of layer {layer_name!r} "
+            f"({n} x {m}) or the factorization does not shrink it. Received: k={rank}"
+        )
+    return rank
+
+
+def svd_factors(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best rank-k factors of ``matrix`` (n x m): (U_k S_k, V_k^T), of shapes (n, k), (k, m)."""
+    u, s, vt = np.linalg.svd(np.asarray(matrix, dtype="float64"), full_matrices=False)
+    return (u[:, :k] * s[:k]).astype("float32"), vt[:k].astype("float32")
+
+
+def factorize_dense(layer: keras.layers.Layer, x: object, k: int) -> object:
+    """Replace ``layer`` on input ``x`` by Dense(k, linear) -> Dense(m) from the SVD."""
+    kernel, *bias = layer.get_weights()
+    left, right = svd_factors(kernel, k)
+    config = layer.get_config()
+    first = keras.layers.Dense(k, use_bias=False, name=f"{layer.name}_svd_u")
+    second = keras.layers.Dense(
+        config["units"],
+        activation=config["activation"],
+        use_bias=config["use_bias"],
+        name=f"{layer.name}_svd_v",
+    )
+    hidden = first(x)
+    first.set_weights([left])
+    out = second(hidden)
+    second.set_weights([right, *bias])
+    return out
+
+
+@register
+class W1f(Technique):
+    """Truncated-SVD factorization of dense layers."""
+
+    code = "W1f"
+    name = "SVD factorization of dense layers"
+    category = "weight factorization"
+    applies_to = "fc"
+    description = (
+        "Replaces each target dense layer n -> m by a linear dense layer of k units "
+        "followed by a dense layer of m units with the original activation and bias, "
+        "initialised from the truncated singular value decomposition W ~ U_k S_k V_k^T "
+        "(the best rank-k approximation of the kernel), then fine-tunes. Parameters "
+        "fall from n*m to k(n+m); k defaults to m/12 as in AdaDeep."
+    )
+    reference = (
+        "Xue, Li, Gong. Restructuring of Deep Neural Network Acoustic Models with Singular "
+        "Value Decomposition. Interspeech 2013; Lane et al. DeepX, IPSN 2016; Liu et al. "
+        "AdaDeep, IEEE TMC 2020, section 5.2.1."
+    )
+    param_names = ("k",)
+
+    def __init__(self, k: int | None = None) -> None:
+        self.k = check_rank(k)
+
+    def apply(
+        self,
+        model: keras.Model,
+        targets: Sequence[str] | None = None,
+        data: Dataset | None = None,
+        fine_tune: FineTune | None = None,
+    ) -> keras.Model:
+        """Factorize the target dense layers of a copy of ``model``.
+
+        Args:
+            model: the model to compress; it is not modified.
+            targets: Dense layer names; ``None`` means every Dense layer but the output.
+            data: when given, the factorized model is fine-tuned on it.
+            fine_tune: fine-tuning budget; ``FineTune()`` by default.
+
+        Returns:
+            A new model in which each target is two dense layers,
+            ``<name>_svd_u`` (n -> k) and ``<name>_svd_v`` (k -> m).
+        """
+        layers = resolve_targets(model, targets, "fc", self.code)
+        ranks = {
+            la.name: rank_for(self.code, la.name, self.k, *la.kernel.shape, DEFAULT_DIVISOR)
+            for la in layers
+        }
+        factorized = rebuild(
+            model,
+            {
+                name: lambda layer, x, k=rank: factorize_dense(layer, x, k)
+                for name, rank in ranks.items()
+            },
+        )
+        if data is not None:
+            training.fine_tune(factorized, data, fine_tune or FineTune())
+        return factorized

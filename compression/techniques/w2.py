@@ -1,0 +1,156 @@
+"""W2: sparse-coding factorization of dense layers (SparseSep, Bhattacharya & Lane 2016).
+
+The kernel W (n x m) of a dense layer is written W ~ A D, with D a dictionary
+of k atoms (k x m) and A (n x k) the sparse code of every row of W, learned by
+scikit-learn's ``DictionaryLearning``. The layer becomes Dense(k) holding A,
+whose zeros are kept through fine-tuning, then Dense(m) holding D with the
+original activation and bias; what must be stored is nnz(A) + k*m (+ bias).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from numbers import Real
+
+import keras
+import numpy as np
+from sklearn.decomposition import DictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
+
+from compression import training
+from compression.data.base import Dataset
+from compression.surgery import rebuild, resolve_targets
+from compression.techniques import register
+from compression.techniques.base import Technique
+from compression.techniques.w1f import check_rank, rank_for
+from compression.training import FineTune, WeightMask
+
+# SparseSep / AdaDeep 5.2.1 use a k = m/6 atom dictionary.
+DEFAULT_DIVISOR = 6
+# Alternations of sparse coding and dictionary update: a few keep it fast and
+# fine-tuning corrects the rest.
+MAX_ITER = 20
+
+
+def sparse_factors(
+    kernel: np.ndarray, k: int, alpha: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Learn W ~ A D with a k-atom dictionary and lasso-sparse codes.
+
+    The kernel is divided by its root-mean-square value before learning (and
+    the codes multiplied back), so ``alpha`` means the same on every layer
+    whatever the scale of its weights.
+
+    Args:
+        kernel: W, an (n, m) matrix whose rows are coded.
+        k: number of atoms.
+        alpha: L1 penalty of the codes; larger gives sparser codes.
+        seed: random state of the learner, so results repeat.
+
+    Returns:
+        ``(codes, dictionary)``: A of shape (n, k), D of shape (k, m), float32.
+    """
+    w = np.asarray(kernel, dtype="float64")
+    scale = float(np.sqrt(np.mean(w**2))) or 1.0
+    learner = DictionaryLearning(
+        n_components=k, alpha=alpha, max_iter=MAX_ITER, fit_algorithm="cd", random_state=seed
+    )
+    with warnings.catch_warnings():
+        # Few iterations on purpose; the coordinate-descent lasso warns about it.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        codes = learner.fit_transform(w / scale)
+    return (codes * scale).astype("float32"), learner.components_.astype("float32")
+
+
+def sparse_dense(
+    layer: keras.layers.Layer, x: object, codes: np.ndarray, dictionary: np.ndarray
+) -> object:
+    """Replace ``layer`` on input ``x`` by Dense(k) holding A, then Dense(m) holding D."""
+    _, *bias = layer.get_weights()
+    config = layer.get_config()
+    first = keras.layers.Dense(codes.shape[1], use_bias=False, name=f"{layer.name}_codes")
+    second = keras.layers.Dense(
+        config["units"],
+        activation=config["activation"],
+        use_bias=config["use_bias"],
+        name=f"{layer.name}_atoms",
+    )
+    hidden = first(x)
+    first.set_weights([codes])
+    out = second(hidden)
+    second.set_weights([dictionary, *bias])
+    return out
+
+
+@register
+class W2(Technique):
+    """Sparse-coding factorization of dense layers."""
+
+    code = "W2"
+    name = "Sparse-coding factorization of dense layers"
+    category = "weight factorization"
+    applies_to = "fc"
+    description = (
+        "Learns a dictionary of k atoms for the rows of each target dense kernel W "
+        "(n x m) and codes every row sparsely on it (scikit-learn DictionaryLearning, "
+        "lasso penalty alpha on the codes), so W ~ A D. The layer becomes a dense layer "
+        "n -> k holding the sparse codes A, whose zeros stay zero while fine-tuning, "
+        "then a dense layer k -> m holding the dictionary D with the original activation "
+        "and bias. Storage is nnz(A) + k*m; k defaults to m/6."
+    )
+    reference = (
+        "Bhattacharya, Lane. Sparsification and Separation of Deep Learning Layers for "
+        "Constrained Resource Inference on Wearables (SparseSep). SenSys 2016; Liu et al. "
+        "AdaDeep, IEEE TMC 2020, section 5.2.1."
+    )
+    param_names = ("k", "alpha")
+
+    def __init__(self, k: int | None = None, alpha: float = 1.0) -> None:
+        self.k = check_rank(k)
+        if (
+            isinstance(alpha, bool)
+            or not isinstance(alpha, Real)
+            or not (math.isfinite(alpha) and alpha > 0)
+        ):
+            raise ValueError(f"alpha must be a positive number. Received: alpha={alpha!r}")
+        self.alpha = float(alpha)
+
+    def apply(
+        self,
+        model: keras.Model,
+        targets: Sequence[str] | None = None,
+        data: Dataset | None = None,
+        fine_tune: FineTune | None = None,
+    ) -> keras.Model:
+        """Sparse-code the target dense layers of a copy of ``model``.
+
+        Args:
+            model: the model to compress; it is not modified.
+            targets: Dense layer names; ``None`` means every Dense layer but the output.
+            data: when given, the model is fine-tuned with the codes' zeros held.
+            fine_tune: fine-tuning budget; ``FineTune()`` by default.
+
+        Returns:
+            A new model in which each target is ``<name>_codes`` (n -> k, sparse)
+            followed by ``<name>_atoms`` (k -> m).
+        """
+        layers = resolve_targets(model, targets, "fc", self.code)
+        factors = {}
+        for layer in layers:
+            n, m = layer.kernel.shape
+            k = rank_for(self.code, layer.name, self.k, n, m, DEFAULT_DIVISOR)
+            factors[layer.name] = sparse_factors(layer.get_weights()[0], k, self.alpha)
+        coded = rebuild(
+            model,
+            {name: lambda la, x, f=pair: sparse_dense(la, x, *f) for name, pair in factors.items()},
+        )
+        if data is not None:
+            # Index 0 of the bias-free codes layer's weights is its kernel A.
+            masks = {
+                f"{name}_codes": {0: (codes != 0).astype("float32")}
+                for name, (codes, _) in factors.items()
+            }
+            training.fine_tune(coded, data, fine_tune or FineTune(), [WeightMask(masks)])
+        return coded

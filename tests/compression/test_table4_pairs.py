@@ -1,0 +1,55 @@
+"""Seed 004 table 4: one dense-layer technique on fc1, fc2 with one conv technique on conv2."""
+
+import numpy as np
+import pytest
+
+from compression.plan import Plan, apply_plan
+from compression.training import FineTune
+
+CONV_CODES = ("W1c", "C1", "C2", "C3", "L1", "L2")
+# On 8x8 digits AlexNet's fc1 is 32 -> 512, so the default ranks (k = m/12 = 42 for W1f,
+# m/6 = 85 for W2) would not shrink it and the techniques refuse; k = 16 shrinks fc1
+# (16 * (32 + 512) < 32 * 512) and fc2 alike. L3 replaces the whole flatten + dense head,
+# so it takes no target layers.
+FC_STEPS = {
+    "W1f": "W1f(k=16)@fc1,fc2",
+    "W2": "W2(k=16)@fc1,fc2",
+    "W3": "W3@fc1,fc2",
+    "L3": "L3",
+}
+PAIRS = [f"{conv}@conv2 + {fc_step}" for fc_step in FC_STEPS.values() for conv in CONV_CODES]
+
+
+def changed(result, original, name: str) -> bool:
+    """Whether layer ``name`` was replaced or its weights altered."""
+    if name not in [layer.name for layer in result.layers]:
+        return True
+    old, new = original.get_layer(name).get_weights(), result.get_layer(name).get_weights()
+    return len(old) != len(new) or any(
+        a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(old, new, strict=True)
+    )
+
+
+def test_it_covers_the_24_pairs():
+    assert len({Plan.parse(text) for text in PAIRS}) == 24
+
+
+@pytest.mark.parametrize("code", ["W1f", "W2"])
+def test_it_needs_a_rank_below_fc1_width_at_this_input_size(alexnet, code):
+    with pytest.raises(ValueError, match=rf"step 2 \({code}@fc1\) failed: .*'fc1' \(32 x 512\)"):
+        apply_plan(alexnet, f"C2@conv2 + {code}@fc1", None, FineTune(epochs=0))
+
+
+@pytest.mark.parametrize("text", PAIRS)
+def test_it_applies_the_pair_to_alexnet(alexnet, digits, text):
+    before = [np.array(w) for w in alexnet.get_weights()]
+    plan = Plan.parse(text)
+    result = apply_plan(alexnet, plan, digits, FineTune(epochs=0))
+    assert result.output_shape == alexnet.output_shape
+    assert changed(result, alexnet, "conv2")
+    assert changed(result, alexnet, "fc1")
+    scores = result.predict(digits.x_test[:8], verbose=0)
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-4)
+    for old, new in zip(before, alexnet.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

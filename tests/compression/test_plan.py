@@ -311,7 +311,7 @@ def test_it_applies_steps_in_order_without_touching_the_input(lenet):
     n = lenet.get_layer("fc1").kernel.shape[0]
     expected = lenet.count_params() - n * 120 + 10 * (n + 120)
     assert result.count_params() == expected
-    kernel = np.array(result.get_layer("fc2").kernel)
+    kernel = keras.ops.convert_to_numpy(result.get_layer("fc2").kernel)
     assert kernel.shape == (120, 84)
     assert abs(np.mean(kernel == 0) - 0.5) < 0.01
     assert result.output_shape == lenet.output_shape

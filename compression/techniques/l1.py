@@ -1,0 +1,147 @@
+"""L1: the Fire module of SqueezeNet in place of a conv layer.
+
+A conv with Cin inputs and m filters becomes a squeeze 1x1 conv to s
+channels followed by two expand convs, 1x1 (e1 filters) and 3x3 (e3
+filters), whose outputs are concatenated: Cin*s + s*e1 + 9*s*e3 weights
+(seed 004, section 5.2.1). The Fire module cannot represent a larger kernel,
+so it starts from a seeded Glorot initialisation and learns by fine-tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from compression import training
+from compression.data.base import Dataset
+from compression.surgery import Replacement, as_functional, rebuild, resolve_targets
+from compression.techniques import register
+from compression.techniques.base import Technique
+from compression.techniques.c2 import consumer_replacement, find_consumer
+from compression.training import FineTune
+
+
+def _check_width(name: str, value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None. Received: {name}={value!r}")
+
+
+@register
+class L1(Technique):
+    """Fire module (squeeze 1x1, expand 1x1 + 3x3) replacing conv layers."""
+
+    code = "L1"
+    name = "Fire module"
+    category = "layer architecture"
+    applies_to = "conv"
+    description = (
+        "Replaces a convolution by SqueezeNet's Fire module: a 1x1 squeeze convolution to "
+        "`squeeze` channels (default m/8, carrying the original stride) feeding a 1x1 and a "
+        "3x3 expand convolution of `expand` filters each (default m/2, so the output keeps m "
+        "channels), concatenated. Weights: Cin*s + s*e1 + 9*s*e3. The new layers start from "
+        "a seeded random initialisation and are fine-tuned when data is given."
+    )
+    reference = (
+        "Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters "
+        "and <0.5MB model size; Liu et al. 2018, AdaDeep, section 5.2.1."
+    )
+    param_names = ("squeeze", "expand")
+
+    def __init__(self, squeeze: int | None = None, expand: int | None = None) -> None:
+        _check_width("squeeze", squeeze)
+        _check_width("expand", expand)
+        self.squeeze = squeeze
+        self.expand = expand
+
+    def widths(self, m: int) -> tuple[int, int, int]:
+        """(s, e1, e3) for a conv with m filters.
+
+        With ``expand`` unset, e1 + e3 = m (e3 takes the odd filter), so the
+        layers downstream see the same width.
+        """
+        s = self.squeeze if self.squeeze is not None else max(1, m // 8)
+        if self.expand is not None:
+            return s, self.expand, self.expand
+        return s, m // 2, m - m // 2
+
+    def apply(
+        self,
+        model: keras.Model,
+        targets: Sequence[str] | None = None,
+        data: Dataset | None = None,
+        fine_tune: FineTune | None = None,
+    ) -> keras.Model:
+        """Return a copy with each target conv replaced by a Fire module.
+
+        Targets default to every Conv2D but the first (seed 004 compresses
+        conv2..conv5). When ``expand`` makes the output width differ from m,
+        the next Conv2D or Dense is rebuilt for it (kernel rows of the first
+        channels kept, new rows zero).
+        """
+        budget = fine_tune or FineTune()
+        source = as_functional(model)
+        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        names = {layer.name for layer in chosen}
+        replacements: dict[str, Replacement] = {}
+        for index, layer in enumerate(chosen):
+            m = layer.filters
+            s, e1, e3 = self.widths(m)
+            replacements[layer.name] = self._fire(s, e1, e3, budget.seed + 3 * index)
+            consumer = find_consumer(source, layer, self.code) if e1 + e3 != m else None
+            if consumer is not None and consumer.layer.name not in names:
+                channel_map = [i if i < m else None for i in range(e1 + e3)]
+                replacements[consumer.layer.name] = consumer_replacement(consumer, channel_map)
+        compressed = rebuild(source, replacements)
+        if data is not None:
+            training.fine_tune(compressed, data, budget)
+        return compressed
+
+    def _fire(self, s: int, e1: int, e3: int, seed: int) -> Replacement:
+        def replace(layer: keras.layers.Layer, x: object) -> object:
+            fmt = layer.data_format
+            x = _crop_like(layer, x)
+            squeeze = keras.layers.Conv2D(
+                s,
+                1,
+                strides=layer.strides,
+                data_format=fmt,
+                activation="relu",  # SqueezeNet's squeeze layers use ReLU
+                kernel_initializer=keras.initializers.GlorotUniform(seed),
+                name=f"{layer.name}_squeeze",
+            )(x)
+            expanded = [
+                keras.layers.Conv2D(
+                    width,
+                    size,
+                    padding="same",
+                    data_format=fmt,
+                    activation=layer.activation,
+                    use_bias=layer.use_bias,
+                    kernel_initializer=keras.initializers.GlorotUniform(seed + offset),
+                    name=f"{layer.name}_expand{size}x{size}",
+                )(squeeze)
+                for offset, (width, size) in enumerate(((e1, 1), (e3, 3)), start=1)
+            ]
+            axis = -1 if fmt == "channels_last" else 1
+            return keras.layers.Concatenate(axis=axis, name=f"{layer.name}_concat")(expanded)
+
+        return replace
+
+
+def _crop_like(layer: keras.layers.Layer, x: object) -> object:
+    """Crop the input so a strided 1x1 conv matches a 'valid' conv's output size.
+
+    A 'valid' conv with effective kernel k and stride S gives floor((H - k)/S) + 1
+    rows; a 1x1 conv with stride S on H - (k - 1) rows gives the same. 'same'
+    padding needs no crop (both give ceil(H / S)).
+    """
+    if layer.padding != "valid":
+        return x
+    span = [d * (k - 1) for k, d in zip(layer.kernel_size, layer.dilation_rate, strict=True)]
+    if not any(span):
+        return x
+    crop = tuple((c // 2, c - c // 2) for c in span)
+    return keras.layers.Cropping2D(crop, data_format=layer.data_format, name=f"{layer.name}_crop")(
+        x
+    )

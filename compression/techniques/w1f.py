@@ -56,8 +56,8 @@ def rank_for(code: str, layer_name: str, k: int | None, n: int, m: int, divisor:
     rank = max(1, m // divisor) if k is None else k
     if rank >= m or rank >= n:
         raise NotApplicableError(
-            f"{code} needs a rank smaller than both sides of layer {layer_name!r} "
-            f"({n} x {m}) or the factorization does not shrink it. Received: k={rank}"
+            f"{code} needs k smaller than both sides of layer {layer_name!r} ({n} x {m}); "
+            f"a larger k only adds parameters. Received: k={rank}"
         )
     return rank
 

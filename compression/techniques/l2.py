@@ -1,0 +1,136 @@
+"""L2: Mlpconv, the micro network of Network in Network, in place of a conv.
+
+A kh x kw conv with Cin inputs and m filters becomes a kh x kw conv with
+h = m/2 filters followed by two 1x1 convs (h, then m), ReLU in between:
+kh*kw*Cin*h + h*h + h*m weights, 9*Cin*m/2 + (m/2)^2 + (m/2)*m for a 3x3
+original (seed 004, section 5.2.1).
+
+Rather than starting from noise, the micro network is initialised to compute
+a rank-r approximation of the original conv (r = h // 2, truncated SVD of
+the kernel as a (kh*kw*Cin) x m matrix, W ~ A B): the first conv holds
+[A, -A], the middle 1x1 is the identity and the last holds [B; -B], so the
+ReLUs pass relu(a) and relu(-a) and the last layer sums B^T (relu(a) -
+relu(-a)) = B^T a.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from compression import training
+from compression.data.base import Dataset
+from compression.surgery import as_functional, rebuild, resolve_targets
+from compression.techniques import register
+from compression.techniques.base import Technique
+from compression.training import FineTune
+
+
+def mlpconv_init(kernel: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernels of the three convs reproducing a low-rank approximation of ``kernel``.
+
+    Args:
+        kernel: the original (kh, kw, Cin, m) kernel.
+        hidden: filters of the first two convs (h).
+
+    Returns:
+        (kh, kw, Cin, h), (1, 1, h, h) and (1, 1, h, m) kernels; unused
+        filters (h odd, or h = 1) are zero.
+    """
+    kh, kw, cin, m = kernel.shape
+    rank = hidden // 2
+    u, s, vt = np.linalg.svd(kernel.reshape(-1, m).astype(np.float64), full_matrices=False)
+    root = np.sqrt(s[:rank])
+    a, b = u[:, :rank] * root, root[:, None] * vt[:rank]
+    first = np.zeros((kh * kw * cin, hidden))
+    first[:, :rank], first[:, rank : 2 * rank] = a, -a
+    last = np.zeros((hidden, m))
+    last[:rank], last[rank : 2 * rank] = b, -b
+    middle = np.eye(hidden)
+    shapes = ((kh, kw, cin, hidden), (1, 1, hidden, hidden), (1, 1, hidden, m))
+    return tuple(
+        w.reshape(shape).astype(kernel.dtype)
+        for w, shape in zip((first, middle, last), shapes, strict=True)
+    )
+
+
+@register
+class L2(Technique):
+    """Mlpconv micro network (conv m/2, 1x1 m/2, 1x1 m) replacing conv layers."""
+
+    code = "L2"
+    name = "Mlpconv (Network in Network)"
+    category = "layer architecture"
+    applies_to = "conv"
+    description = (
+        "Replaces a kh x kw convolution with m filters by a micro network: a kh x kw "
+        "convolution with m/2 filters (same stride and padding), then 1x1 convolutions with "
+        "m/2 and m filters, ReLU in between. Weights: kh*kw*Cin*m/2 + (m/2)^2 + (m/2)*m. "
+        "It starts as a rank-m/4 approximation of the original kernel and is fine-tuned "
+        "when data is given."
+    )
+    reference = (
+        "Lin, Chen and Yan 2014, Network In Network (ICLR); "
+        "Liu et al. 2018, AdaDeep, section 5.2.1."
+    )
+    param_names = ()
+
+    def apply(
+        self,
+        model: keras.Model,
+        targets: Sequence[str] | None = None,
+        data: Dataset | None = None,
+        fine_tune: FineTune | None = None,
+    ) -> keras.Model:
+        """Return a copy with each target conv replaced by an Mlpconv block.
+
+        Targets default to every Conv2D but the first (seed 004 compresses
+        conv2..conv5). Output shape and width are unchanged.
+        """
+        source = as_functional(model)
+        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        compressed = rebuild(source, {layer.name: _mlpconv for layer in chosen})
+        if data is not None:
+            training.fine_tune(compressed, data, fine_tune or FineTune())
+        return compressed
+
+
+def _mlpconv(layer: keras.layers.Layer, x: object) -> object:
+    """Build the micro network on ``x`` and set its weights; returns its output."""
+    kernel, *bias = layer.get_weights()
+    m = kernel.shape[-1]
+    hidden = max(1, m // 2)
+    fmt = layer.data_format
+    convs = [
+        keras.layers.Conv2D(
+            hidden,
+            layer.kernel_size,
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=fmt,
+            activation="relu",  # NiN's micro network is an MLP with ReLU
+            name=f"{layer.name}_conv",
+        ),
+        keras.layers.Conv2D(
+            hidden, 1, data_format=fmt, activation="relu", name=f"{layer.name}_mlp1"
+        ),
+        keras.layers.Conv2D(
+            m,
+            1,
+            data_format=fmt,
+            activation=layer.activation,
+            use_bias=layer.use_bias,
+            name=f"{layer.name}_mlp2",
+        ),
+    ]
+    for conv in convs:
+        x = conv(x)
+    first, middle, last = mlpconv_init(kernel, hidden)
+    zeros = np.zeros(hidden, dtype=kernel.dtype)
+    convs[0].set_weights([first, zeros])
+    convs[1].set_weights([middle, zeros])
+    convs[2].set_weights([last, *bias])
+    return x

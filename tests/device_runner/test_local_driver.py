@@ -6,6 +6,8 @@ import collections
 import hashlib
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -171,3 +173,15 @@ def test_it_finds_drivers_by_kind() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_driver("local")(type("Other", (Driver,), {}))
     assert "local" in driver_kinds()
+
+
+def test_it_starts_the_child_without_keras_or_tensorflow() -> None:
+    # Importing TensorFlow would add seconds and hundreds of MB to every measurement.
+    probe = (
+        "import sys, device_runner.drivers.child; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'django') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

@@ -68,5 +68,12 @@ def test_it_estimates_energy_with_adadeep_eq5() -> None:
     assert estimate_energy_mj(macs, sp_bits, sf_bits) == pytest.approx(by_hand_j * 1e3)
     assert estimate_energy_mj(0, 0, 0) == 0.0
     assert ESTIMATE_METHOD == "estimated (AdaDeep eq. 5)"
-    with pytest.raises(ValueError, match="Received: macs=-1"):
-        estimate_energy_mj(-1, 0, 0)
+
+
+def test_it_exports_the_estimate_lazily_from_the_package() -> None:
+    import measurements.power as power
+
+    assert power.estimate_energy_mj is estimate_energy_mj
+    assert power.ESTIMATE_METHOD == ESTIMATE_METHOD
+    with pytest.raises(AttributeError):
+        _ = power.no_such_name

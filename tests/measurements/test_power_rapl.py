@@ -63,31 +63,34 @@ def test_it_sums_packages_and_skips_their_subdomains(tmp_path: Path) -> None:
     assert power[0][1] == pytest.approx(3.0)
 
 
-def test_it_samples_a_counter_in_a_background_thread(tmp_path: Path) -> None:
-    counter = _domain(tmp_path, "intel-rapl:0", 0, 10**12)
-    watts = 10.0
-    stop = threading.Event()
-    origin = time.perf_counter()
+def test_it_samples_a_counter_in_a_background_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _domain(tmp_path, "intel-rapl:0", 0, 10**12)
+    lock, now = threading.Lock(), [0.0]
 
-    def writer() -> None:  # the fake CPU burns a constant 10 W
-        while not stop.is_set():
-            _write(counter, int(watts * (time.perf_counter() - origin) * 1e6))
-            time.sleep(0.0005)
+    def clock() -> float:  # fake time: 0.25 ms per look, whatever the host's load
+        with lock:
+            now[0] += 0.00025
+            return now[0]
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    sampler = RaplSampler(root=tmp_path, sample_hz=500)
-    try:
-        sampler.start()
-        time.sleep(0.3)
-        samples = sampler.stop()
-    finally:
-        stop.set()
-        thread.join()
+    def counter(path: Path) -> int:  # a package drawing exactly 10 W of fake time
+        if Path(path).name == "max_energy_range_uj":
+            return 10**12
+        with lock:
+            return int(round(10.0 * now[0] * 1e6))
+
+    monkeypatch.setattr(rapl, "read_counter", counter)
+    sampler = RaplSampler(root=tmp_path, sample_hz=500, clock=clock)
+    sampler.start()
+    time.sleep(0.2)
+    samples = sampler.stop()
     times = [t for t, _ in samples]
-    assert times == sorted(times) and len(samples) > 20
-    start, end = times[0], times[-1]
-    assert integrate_energy_j(samples, start, end) / (end - start) == pytest.approx(watts, rel=0.15)
+    assert len(samples) > 10 and times == sorted(times)
+    assert [w for _, w in samples] == pytest.approx([10.0] * len(samples), rel=1e-3)
+    assert integrate_energy_j(samples, times[0], times[-1]) == pytest.approx(
+        10.0 * (times[-1] - times[0]), rel=1e-3
+    )
 
 
 def test_it_says_when_there_is_no_rapl(tmp_path: Path) -> None:

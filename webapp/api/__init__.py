@@ -1,0 +1,1 @@
+"""Compresso's REST API (Django REST framework) under /api/."""

@@ -1,0 +1,274 @@
+"""Export results as one flat row each: CSV, JSON Lines or Parquet, streamed.
+
+What is streamed and what is buffered: the database is read through
+``QuerySet.iterator(chunk_size=CHUNK_ROWS)`` (a server-side cursor on
+PostgreSQL), ``CHUNK_ROWS`` rows at a time; each chunk is formatted and sent
+before the next is read. So at most one chunk of rows, and its formatted
+bytes, is in memory at once:
+
+- CSV: one pandas DataFrame per chunk, written with ``to_csv`` (floats at
+  full precision, so ``pandas.read_csv`` gets the same numbers back).
+- JSON Lines: the stdlib ``json`` per row (pandas' ``to_json`` keeps at most
+  15 significant digits, which would not give the same floats back).
+- Parquet: pyarrow writes one row group per chunk into a small in-memory
+  sink that is emptied after every row group; the footer (the row groups'
+  offsets) is buffered by pyarrow until the end, as the format requires.
+
+Under ASGI (daphne) the chunks are pulled through an async iterator, one
+chunk per thread hop; Django would otherwise read a sync iterator whole into
+a list before sending anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from measurements.imports import FIGURES
+from measurements.models import Result
+from webapp.api import filters
+from webapp.api.permissions import API_PERMISSIONS
+from webapp.api.serializers import plan_codes
+
+CHUNK_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the flat row.
+
+    Attributes:
+        name: the column's name.
+        path: the Result lookup it is read from.
+        kind: "int", "float", "bool", "text", "json" (a dict, written as JSON
+            text), "codes" (plan steps -> technique codes) or "time".
+    """
+
+    name: str
+    path: str
+    kind: str
+
+
+_FIGURE_KIND = {"ms": "float", "fraction": "float", "count": "int", "flag": "bool"}
+_FIGURE_KIND.update({"text": "text", "breakdown": "json"})
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "pk", "int"),
+    Column("model", "artifact__model__name", "text"),
+    Column("architecture", "artifact__model__architecture", "text"),
+    Column("dataset", "artifact__model__dataset__name", "text"),
+    Column("plan", "artifact__plan__canonical", "text"),
+    Column("techniques", "artifact__plan__steps", "codes"),
+    Column("device", "device__name", "text"),
+    Column("threads", "num_threads", "int"),
+    *(Column(f.name, f.name, _FIGURE_KIND[f.kind]) for f in FIGURES.values()),
+    Column("export_mode", "artifact__export_mode", "text"),
+    *(
+        Column(name, f"artifact__{name}", "int")
+        for name in ("params", "nonzero_params", "sp_bits", "sf_bits", "macs")
+    ),
+    Column("file_size", "artifact__file_size", "int"),
+    Column("gzip_size", "artifact__gzip_size", "int"),
+    Column("source", "source", "text"),
+    Column("source_label", "source_label", "text"),
+    Column("job", "job_id", "int"),
+    Column("created_at", "created_at", "time"),
+)
+# pandas dtypes that keep integers integral next to missing values, and floats exact.
+_PANDAS = {"int": "Int64", "float": "float64", "bool": "bool"}
+_ARROW = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "time": pa.timestamp("us", tz="UTC"),
+}
+ARROW_SCHEMA = pa.schema([(c.name, _ARROW.get(c.kind, pa.string())) for c in COLUMNS])
+
+
+def iter_chunks(queryset: QuerySet, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[list[Any]]]:
+    """The flat rows of ``queryset``, ``chunk_rows`` at a time (values, not model instances)."""
+    rows = queryset.values_list(*(c.path for c in COLUMNS)).iterator(chunk_size=chunk_rows)
+    while chunk := list(islice(rows, chunk_rows)):
+        yield [_flatten(row) for row in chunk]
+
+
+def _flatten(row: tuple[Any, ...]) -> list[Any]:
+    out = []
+    for column, value in zip(COLUMNS, row, strict=True):
+        if column.kind == "codes":
+            value = "+".join(plan_codes(value or []))
+        elif column.kind == "json":
+            value = json.dumps(value or {}, sort_keys=True)
+        out.append(value)
+    return out
+
+
+def csv_parts(chunks: Iterable[list[list[Any]]]) -> Iterator[bytes]:
+    """CSV text, the header first (alone if there are no rows)."""
+    header = True
+    for chunk in chunks:
+        yield _frame(chunk).to_csv(index=False, header=header).encode("utf-8")
+        header = False
+    if header:
+        yield _frame([]).to_csv(index=False).encode("utf-8")
+
+
+def _frame(chunk: list[list[Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(chunk, columns=[c.name for c in COLUMNS])
+    for column in COLUMNS:
+        if column.kind in _PANDAS:
+            frame[column.name] = frame[column.name].astype(_PANDAS[column.kind])
+        elif column.kind == "time":
+            frame[column.name] = [moment.isoformat() for moment in frame[column.name]]
+    return frame
+
+
+def jsonl_parts(chunks: Iterable[list[list[Any]]]) -> Iterator[bytes]:
+    """One JSON object per line; floats as Python's repr (exact), times as ISO 8601."""
+    names = [c.name for c in COLUMNS]
+    for chunk in chunks:
+        lines = []
+        for row in chunk:
+            record = dict(zip(names, row, strict=True))
+            record["created_at"] = record["created_at"].isoformat()
+            lines.append(json.dumps(record, allow_nan=False))
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class _Drain:
+    """A write-only file for pyarrow that hands out what was written since the last drain.
+
+    ``tell`` counts every byte ever written, so the offsets pyarrow records in
+    the Parquet footer stay right although the bytes have left.
+    """
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self._parts.append(data)
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def drain(self) -> bytes:
+        data, self._parts = b"".join(self._parts), []
+        return data
+
+
+def parquet_parts(chunks: Iterable[list[list[Any]]]) -> Iterator[bytes]:
+    """A Parquet file, one row group per chunk, sent as each row group is written."""
+    sink = _Drain()
+    with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), ARROW_SCHEMA) as writer:
+        for chunk in chunks:
+            columns = dict(zip(ARROW_SCHEMA.names, zip(*chunk, strict=True), strict=True))
+            writer.write_table(pa.Table.from_pydict(columns, schema=ARROW_SCHEMA))
+            yield sink.drain()
+    yield sink.drain()  # the footer
+
+
+# format -> (media type, file extension, writer)
+FORMATS = {
+    "csv": ("text/csv", "csv", csv_parts),
+    "json": ("application/x-ndjson", "jsonl", jsonl_parts),
+    "parquet": ("application/vnd.apache.parquet", "parquet", parquet_parts),
+}
+
+
+def stream(parts: Iterator[bytes], request: HttpRequest) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """``parts`` as the server can stream them: as they are under WSGI, async under ASGI."""
+    if isinstance(request, ASGIRequest):
+        return _pull(parts)
+    return parts
+
+
+async def _pull(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # thread_sensitive: every chunk is read on the same thread, so by the same DB connection.
+    step = sync_to_async(next, thread_sensitive=True)
+    while (part := await step(parts, None)) is not None:
+        yield part
+
+
+class FormatIsTheFile(DefaultContentNegotiation):
+    """Here ``?format=`` names the exported file's format, not a DRF renderer; errors are JSON."""
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+EXPORT_PARAMETERS = [
+    OpenApiParameter("format", str, enum=list(FORMATS), default="csv", description="File format."),
+    *(p.openapi() for p in filters.RESULT_PARAMS),
+    filters.ordering_param(filters.RESULT_ORDERING),
+]
+
+
+class ResultExportView(APIView):
+    """Every result that matches the filters, one flat row each, streamed."""
+
+    permission_classes = API_PERMISSIONS
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FormatIsTheFile
+
+    @extend_schema(
+        operation_id="results_export",
+        parameters=EXPORT_PARAMETERS,
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+            (400, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The body names the bad parameter."
+            ),
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = request.query_params
+        known = ["format", "ordering", *(p.name for p in filters.RESULT_PARAMS)]
+        filters.check_known(query, known)
+        file_format = query.get("format", "csv")
+        if file_format not in FORMATS:
+            raise ValidationError(
+                {"format": [f"format must be one of {', '.join(FORMATS)}, got {file_format!r}."]}
+            )
+        rows = filters.apply_filters(Result.objects.order_by("pk"), query, filters.RESULT_PARAMS)
+        rows = filters.apply_ordering(rows, query, filters.RESULT_ORDERING)
+        media_type, extension, write = FORMATS[file_format]
+        response = StreamingHttpResponse(
+            stream(write(iter_chunks(rows)), request._request), content_type=media_type
+        )
+        response["Content-Disposition"] = f'attachment; filename="results.{extension}"'
+        return response

@@ -1,0 +1,76 @@
+"""POST /api/results/import: results measured elsewhere, all rows or none.
+
+The checking and writing live in ``measurements.imports``; this view only
+reads the upload, picks the format from the file name and answers.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from measurements.imports import MAX_PROBLEMS_LISTED, ImportRefused, import_results
+from webapp.api import serializers as s
+from webapp.api.permissions import API_PERMISSIONS
+
+# File name ending -> the reader measurements.imports uses.
+FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
+FORMAT_BY_MEDIA_TYPE = {"text/csv": "csv", "application/json": "json"}
+
+
+class ResultImportView(APIView):
+    """Import a CSV or JSON file of results; a file with any bad row is refused whole."""
+
+    permission_classes = API_PERMISSIONS
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="results_import",
+        request={"multipart/form-data": s.ImportUploadSerializer},
+        responses={
+            201: s.ImportedSerializer,
+            400: OpenApiResponse(
+                s.ImportRefusedSerializer,
+                description="Refused whole: every problem by row number; nothing was written.",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        form = s.ImportUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        file_format = file_format_of(upload.name, getattr(upload, "content_type", ""))
+        if file_format is None:
+            message = f"Name the file .csv, .json or .jsonl. Received: {upload.name!r}"
+            return _refused(
+                ImportRefused([]), [{"row": None, "column": "file", "message": message}]
+            )
+        try:
+            results = import_results(
+                upload.read(), file_format, form.validated_data["source_label"]
+            )
+        except ImportRefused as refused:
+            return _refused(refused, [p.as_dict() for p in refused.problems])
+        body = {"created": len(results), "ids": [r.pk for r in results]}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def file_format_of(name: str, media_type: str) -> str | None:
+    """ "csv" or "json" from the file name, else from its media type; None if neither says."""
+    for suffix, file_format in FORMAT_BY_SUFFIX.items():
+        if name.lower().endswith(suffix):
+            return file_format
+    return FORMAT_BY_MEDIA_TYPE.get(media_type.split(";")[0].strip())
+
+
+def _refused(refused: ImportRefused, problems: list[dict]) -> Response:
+    shown = problems[:MAX_PROBLEMS_LISTED]
+    more = len(problems) - len(shown)
+    detail = f"The file was refused: {len(problems)} problem(s); nothing was written."
+    if more:
+        detail += f" The first {len(shown)} are listed."
+    return Response({"detail": detail, "errors": shown}, status=status.HTTP_400_BAD_REQUEST)

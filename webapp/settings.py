@@ -6,6 +6,7 @@ a lab sets DATABASE_URL (PostgreSQL) and REDIS_URL (channels-redis).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from webapp.env import (
@@ -104,7 +105,10 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the installed plotly package (no CDN: the app works offline).
+_PLOTLY_PACKAGE = Path(importlib.util.find_spec("plotly").submodule_search_locations[0])
+_PLOTLY_JS_DIR = _PLOTLY_PACKAGE / "package_data"
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", _PLOTLY_JS_DIR)]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")

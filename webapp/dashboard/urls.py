@@ -1,3 +1,5 @@
+"""Dashboard URLs: the overview here; analysis pages and management pages in their modules."""
+
 from django.urls import path
 
 from webapp.dashboard import views

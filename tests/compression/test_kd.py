@@ -55,7 +55,7 @@ def test_it_narrows_every_hidden_layer_by_the_width(lenet):
 
 def test_it_distils_a_softmax_student_that_beats_chance(lenet, digits):
     before = [w.copy() for w in lenet.get_weights()]
-    student = KD().apply(lenet, data=digits, fine_tune=FineTune(epochs=4, learning_rate=3e-3))
+    student = KD().apply(lenet, data=digits, fine_tune=FineTune(epochs=3, learning_rate=5e-3))
     assert not isinstance(student, keras.distillation.Distiller)
     assert student.count_params() < lenet.count_params() / 2
     probabilities = student.predict(digits.x_test, verbose=0)

@@ -113,7 +113,9 @@ def take_channels(kernel: np.ndarray, channel_map: Sequence[int | None], axis: i
     return np.moveaxis(np.stack(rows), 0, axis)
 
 
-def consumer_kernel(consumer: Consumer, kernel: np.ndarray, channel_map: Sequence[int | None]):
+def consumer_kernel(
+    consumer: Consumer, kernel: np.ndarray, channel_map: Sequence[int | None]
+) -> np.ndarray:
     """The consumer's kernel for its new input channels (see ``take_channels``)."""
     if isinstance(consumer.layer, keras.layers.Conv2D):
         return take_channels(kernel, channel_map, axis=2)

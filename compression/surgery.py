@@ -96,8 +96,8 @@ def resolve_targets(
     chosen = pick(eligible)
     if not chosen:
         raise NotApplicableError(
-            f"{code} found no {kind_name} layer to act on in model {model.name!r} "
-            "besides the output layer; name the target layers explicitly."
+            f"{code} found no {kind_name} layer it acts on by default in model {model.name!r}; "
+            "name the target layers explicitly."
         )
     return chosen
 

@@ -58,7 +58,18 @@ class Technique:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Technique:
-        """Rebuild a technique from ``get_config()`` output."""
+        """Rebuild a technique from ``get_config()`` output.
+
+        Raises:
+            ValueError: a key is not one of the technique's parameters.
+        """
+        unknown = sorted(set(config) - set(cls.param_names))
+        if unknown:
+            allowed = ", ".join(cls.param_names) or "none"
+            raise ValueError(
+                f"{cls.code} has no parameter {unknown[0]!r} (allowed: {allowed}). "
+                f"Received: config={dict(config)!r}"
+            )
         return cls(**config)
 
     @classmethod

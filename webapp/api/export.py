@@ -45,7 +45,7 @@ from rest_framework.views import APIView
 from measurements.imports import FIGURES
 from measurements.models import Result
 from webapp.api import filters
-from webapp.api.permissions import API_PERMISSIONS
+from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.serializers import plan_codes
 
 CHUNK_ROWS = 5000
@@ -102,8 +102,12 @@ _ARROW = {
 ARROW_SCHEMA = pa.schema([(c.name, _ARROW.get(c.kind, pa.string())) for c in COLUMNS])
 
 
-def iter_chunks(queryset: QuerySet, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[list[Any]]]:
-    """The flat rows of ``queryset``, ``chunk_rows`` at a time (values, not model instances)."""
+def iter_chunks(queryset: QuerySet, chunk_rows: int | None = None) -> Iterator[list[list[Any]]]:
+    """The flat rows of ``queryset``, ``chunk_rows`` (default CHUNK_ROWS) at a time.
+
+    Rows are read as value tuples, not model instances: faster, and smaller.
+    """
+    chunk_rows = chunk_rows or CHUNK_ROWS
     rows = queryset.values_list(*(c.path for c in COLUMNS)).iterator(chunk_size=chunk_rows)
     while chunk := list(islice(rows, chunk_rows)):
         yield [_flatten(row) for row in chunk]
@@ -239,6 +243,7 @@ EXPORT_PARAMETERS = [
 class ResultExportView(APIView):
     """Every result that matches the filters, one flat row each, streamed."""
 
+    authentication_classes = API_AUTHENTICATION
     permission_classes = API_PERMISSIONS
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FormatIsTheFile

@@ -23,7 +23,7 @@ from measurements.models import Result
 from measurements.pareto import METRICS, Metric, get_metric, pareto_front
 from webapp.api import filters
 from webapp.api import serializers as s
-from webapp.api.permissions import API_PERMISSIONS
+from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.views import RESULT_QUERYSET
 
 
@@ -61,6 +61,7 @@ def metric_param(request: Request, param: str, default: str) -> Metric:
 class ParetoView(APIView):
     """Results no other result beats on both metrics (among those matching the filters)."""
 
+    authentication_classes = API_AUTHENTICATION
     permission_classes = API_PERMISSIONS
 
     @extend_schema(

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from measurements.imports import MAX_PROBLEMS_LISTED, ImportRefused, import_results
 from webapp.api import serializers as s
-from webapp.api.permissions import API_PERMISSIONS
+from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 # File name ending -> the reader measurements.imports uses.
 FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
@@ -25,6 +25,7 @@ FORMAT_BY_MEDIA_TYPE = {"text/csv": "csv", "application/json": "json"}
 class ResultImportView(APIView):
     """Import a CSV or JSON file of results; a file with any bad row is refused whole."""
 
+    authentication_classes = API_AUTHENTICATION
     permission_classes = API_PERMISSIONS
     parser_classes = [MultiPartParser, FormParser]
 

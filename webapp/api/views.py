@@ -23,7 +23,7 @@ from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, 
 from webapp.api import filters
 from webapp.api import serializers as s
 from webapp.api.pagination import Pagination
-from webapp.api.permissions import API_PERMISSIONS
+from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The body names what is wrong.")
 CONFLICT = OpenApiResponse(s.DetailSerializer, description="The row's state does not allow it.")
@@ -49,6 +49,7 @@ def deleting(what: str) -> Any:
 class ApiViewSet(viewsets.GenericViewSet):
     """Filtering, ordering, pagination and permissions shared by every resource."""
 
+    authentication_classes = API_AUTHENTICATION
     permission_classes = API_PERMISSIONS
     pagination_class = Pagination
     filter_params: list[filters.Param] = []

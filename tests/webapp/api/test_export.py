@@ -1,0 +1,151 @@
+"""Export: one flat row per result in CSV, JSON Lines or Parquet, streamed, same filters."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from django.http import StreamingHttpResponse
+
+from measurements.imports import FIGURES
+from measurements.models import Result
+from webapp.api import export
+
+pytestmark = pytest.mark.django_db
+
+
+def body_of(response) -> bytes:
+    assert response.status_code == 200, response.content
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content)
+
+
+def awkward_figures(world) -> None:
+    """Give every result figures whose decimal forms are long (thirds, tiny, huge)."""
+    rng = np.random.default_rng(7)
+    for result in world.results.values():
+        Result.objects.filter(pk=result.pk).update(
+            latency_mean_ms=float(rng.random() * 10 / 3),
+            latency_median_ms=float(rng.random() / 3),
+            latency_p90_ms=1e-300 * float(rng.random()),
+            latency_std_ms=float(rng.random()) * 1e12,
+            latency_ci95_ms=0.1 + 0.2,
+            runs=int(rng.integers(10, 1000)),
+            init_ms=float(rng.random()),
+            energy_mj=float(rng.random() * 7),
+            avg_power_w=float(rng.random() * 15),
+            peak_memory_bytes=2**53 + int(rng.integers(1, 1000)),  # beyond a float's integers
+            accuracy=float(rng.random()),
+            precision=float(rng.random()),
+            recall=float(rng.random()),
+            f1=float(rng.random()),
+            op_breakdown={"CONV_2D": float(rng.random() / 7)},
+        )
+
+
+def test_it_round_trips_every_figure_exactly_through_pandas_read_csv(anonymous, world):
+    awkward_figures(world)
+    response = anonymous.get("/api/results/export?format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="results.csv"' in response["Content-Disposition"]
+    frame = pd.read_csv(io.BytesIO(body_of(response)), dtype={"peak_memory_bytes": "Int64"})
+    assert len(frame) == 4
+    for row in frame.itertuples():
+        result = Result.objects.select_related("artifact__model", "device").get(pk=row.id)
+        for name in FIGURES:
+            stored, exported = getattr(result, name), getattr(row, name)
+            if stored is None:
+                assert pd.isna(exported), name
+            elif name == "op_breakdown":
+                assert json.loads(exported) == stored
+            elif isinstance(stored, str):
+                assert (exported if isinstance(exported, str) else "") == stored, name
+            else:
+                assert exported == stored, name  # exact: no rounding on the way
+        assert row.model == result.artifact.model.name and row.device == result.device.name
+        assert row.energy_measured == result.energy_measured
+
+
+def test_it_writes_identity_columns_and_technique_codes(anonymous, world):
+    frame = pd.read_csv(io.BytesIO(body_of(anonymous.get("/api/results/export"))))
+    row = frame.set_index("id").loc[world.results["int8"].pk]
+    assert (row.model, row.dataset, row.device, row.threads) == ("lenet", "digits", "jetson-tx2", 4)
+    assert row.plan == "W3(s=0.6)@fc1 + Q-int8" and row.techniques == "W3+Q-int8"
+    assert (row.source, row.file_size, row.job) == ("measured", 30_000, world.jobs["int8"].pk)
+    assert row.energy_measured == False  # noqa: E712 (a numpy bool)
+    assert frame.set_index("id").loc[world.results["base"].pk].energy_method == "rapl"
+
+
+def test_it_exports_only_what_the_filters_select(anonymous, world):
+    url = f"/api/results/export?device={world.jetson.pk}&technique=W3"
+    frame = pd.read_csv(io.BytesIO(body_of(anonymous.get(url))))
+    assert frame["id"].tolist() == [world.results["int8"].pk]
+    empty = pd.read_csv(
+        io.BytesIO(body_of(anonymous.get("/api/results/export?category=pruning&model=999")))
+    )
+    assert len(empty) == 0 and "latency_mean_ms" in empty.columns
+
+
+def test_it_exports_json_lines_with_exact_floats(anonymous, world):
+    awkward_figures(world)
+    response = anonymous.get("/api/results/export?format=json")
+    assert response["Content-Type"] == "application/x-ndjson"
+    rows = [json.loads(line) for line in body_of(response).decode().splitlines()]
+    assert len(rows) == 4
+    for row in rows:
+        result = Result.objects.get(pk=row["id"])
+        assert row["latency_std_ms"] == result.latency_std_ms
+        assert row["peak_memory_bytes"] == result.peak_memory_bytes
+        assert row["created_at"] == result.created_at.isoformat()
+
+
+def test_it_exports_parquet_one_row_group_per_chunk(anonymous, world, monkeypatch):
+    awkward_figures(world)
+    monkeypatch.setattr(export, "CHUNK_ROWS", 3)
+    response = anonymous.get("/api/results/export?format=parquet&ordering=id")
+    parquet = pq.ParquetFile(io.BytesIO(body_of(response)))
+    assert parquet.metadata.num_row_groups == 2  # 4 rows in chunks of 3
+    table = parquet.read().to_pandas()
+    assert table["id"].tolist() == sorted(r.pk for r in world.results.values())
+    for row in table.itertuples():
+        result = Result.objects.get(pk=row.id)
+        assert row.latency_p90_ms == result.latency_p90_ms and row.f1 == result.f1
+        assert row.created_at == result.created_at
+
+
+def test_it_streams_in_chunks_rather_than_building_the_whole_file(anonymous, world, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK_ROWS", 1)
+    response = anonymous.get("/api/results/export?format=csv")
+    parts = list(response.streaming_content)
+    assert len(parts) == 4  # one part per chunk of one row, the header in the first
+    assert parts[0].startswith(b"id,model,") and not parts[1].startswith(b"id,")
+
+
+def test_it_pulls_chunks_through_an_async_iterator_under_asgi(world):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncRequestFactory
+
+    request = AsyncRequestFactory().get("/api/results/export")
+    parts = iter([b"a", b"b"])
+    streamed = export.stream(parts, request)
+    assert hasattr(streamed, "__aiter__")
+
+    async def collect():
+        return [part async for part in streamed]
+
+    assert async_to_sync(collect)() == [b"a", b"b"]
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [("format=xlsx", "format"), ("model=x", "model"), ("ordering=nope", "ordering"), ("x=1", "x")],
+)
+def test_it_answers_a_bad_export_parameter_with_a_json_400(anonymous, world, query, parameter):
+    response = anonymous.get(f"/api/results/export?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert parameter in response.json()

@@ -55,7 +55,9 @@ class DatasetCreateSerializer(serializers.Serializer):
 
 class DNNModelSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = DNNModel
@@ -199,7 +201,9 @@ class JobSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="artifact.model.name", read_only=True)
     plan = serializers.CharField(source="artifact.plan.canonical", read_only=True)
     device_name = serializers.CharField(source="device.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Job

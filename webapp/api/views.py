@@ -13,7 +13,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -26,6 +31,7 @@ from webapp.api.pagination import Pagination
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The body names what is wrong.")
+NOT_FOUND = OpenApiResponse(s.DetailSerializer, description="No such row (or page).")
 CONFLICT = OpenApiResponse(s.DetailSerializer, description="The row's state does not allow it.")
 
 
@@ -35,8 +41,16 @@ def listing(
     """Schema of a filtered, ordered, paginated list endpoint."""
     return extend_schema(
         parameters=[*(p.openapi() for p in params), filters.ordering_param(ordering)],
-        responses={200: serializer(many=True), 400: BAD_REQUEST},
+        responses={200: serializer(many=True), 400: BAD_REQUEST, 404: NOT_FOUND},
     )
+
+
+ID_IN_PATH = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The row's id.")
+
+
+def showing(serializer: type[serializers.Serializer], lookup: OpenApiParameter = ID_IN_PATH) -> Any:
+    """Schema of a detail endpoint: the row, or a 404."""
+    return extend_schema(parameters=[lookup], responses={200: serializer, 404: NOT_FOUND})
 
 
 def deleting(what: str) -> Any:
@@ -52,6 +66,8 @@ class ApiViewSet(viewsets.GenericViewSet):
     authentication_classes = API_AUTHENTICATION
     permission_classes = API_PERMISSIONS
     pagination_class = Pagination
+    # Any path segment reaches the view, so a malformed id is DRF's JSON 404, not an HTML one.
+    lookup_value_regex = r"[^/]+"
     filter_params: list[filters.Param] = []
     ordering_fields: dict[str, str] = {}
 
@@ -82,6 +98,7 @@ class DestroyMixin:
 
 @extend_schema_view(
     list=listing(filters.DATASET_PARAMS, filters.DATASET_ORDERING, s.DatasetSerializer),
+    retrieve=showing(s.DatasetSerializer),
     create=extend_schema(
         request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer, 400: BAD_REQUEST}
     ),
@@ -112,6 +129,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
 
 @extend_schema_view(
     list=listing(filters.MODEL_PARAMS, filters.MODEL_ORDERING, s.DNNModelSerializer),
+    retrieve=showing(s.DNNModelSerializer),
     create=extend_schema(
         request={"multipart/form-data": s.DNNModelUploadSerializer},
         responses={201: s.DNNModelSerializer, 400: BAD_REQUEST},
@@ -155,7 +173,11 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
 
 
 @extend_schema_view(
-    list=listing(filters.TECHNIQUE_PARAMS, filters.TECHNIQUE_ORDERING, s.TechniqueSerializer)
+    list=listing(filters.TECHNIQUE_PARAMS, filters.TECHNIQUE_ORDERING, s.TechniqueSerializer),
+    retrieve=showing(
+        s.TechniqueSerializer,
+        OpenApiParameter("code", str, OpenApiParameter.PATH, pattern=f"^{filters.CODE.pattern}$"),
+    ),
 )
 class TechniqueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """The technique catalogue, looked up by code (W3, Q-int8, …)."""
@@ -163,12 +185,14 @@ class TechniqueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
     queryset = Technique.objects.all()
     serializer_class = s.TechniqueSerializer
     lookup_field = "code"
-    lookup_value_regex = r"[^/]+"
     filter_params = filters.TECHNIQUE_PARAMS
     ordering_fields = filters.TECHNIQUE_ORDERING
 
 
-@extend_schema_view(list=listing(filters.PLAN_PARAMS, filters.PLAN_ORDERING, s.PlanSerializer))
+@extend_schema_view(
+    list=listing(filters.PLAN_PARAMS, filters.PLAN_ORDERING, s.PlanSerializer),
+    retrieve=showing(s.PlanSerializer),
+)
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Technique combinations, one per canonical text."""
 
@@ -179,7 +203,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
 
 @extend_schema_view(
-    list=listing(filters.ARTIFACT_PARAMS, filters.ARTIFACT_ORDERING, s.ArtifactSerializer)
+    list=listing(filters.ARTIFACT_PARAMS, filters.ARTIFACT_ORDERING, s.ArtifactSerializer),
+    retrieve=showing(s.ArtifactSerializer),
 )
 class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Compressed models (model + plan): files, static figures, host-evaluated accuracy."""
@@ -192,6 +217,7 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
 
 @extend_schema_view(
     list=listing(filters.DEVICE_PARAMS, filters.DEVICE_ORDERING, s.DeviceSerializer),
+    retrieve=showing(s.DeviceSerializer),
     destroy=deleting("device with its jobs and results"),
 )
 class DeviceViewSet(
@@ -212,6 +238,7 @@ class DeviceViewSet(
 
 @extend_schema_view(
     list=listing(filters.JOB_PARAMS, filters.JOB_ORDERING, s.JobSerializer),
+    retrieve=showing(s.JobDetailSerializer),
     create=extend_schema(
         request=s.JobQueueSerializer, responses={201: s.QueuedSerializer, 400: BAD_REQUEST}
     ),
@@ -277,6 +304,7 @@ RESULT_QUERYSET = Result.objects.select_related(
 
 @extend_schema_view(
     list=listing(filters.RESULT_PARAMS, filters.RESULT_ORDERING, s.ResultSerializer),
+    retrieve=showing(s.ResultSerializer),
     destroy=deleting("result"),
 )
 class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMixin, ApiViewSet):

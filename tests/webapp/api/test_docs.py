@@ -1,0 +1,33 @@
+"""The OpenAPI schema and the offline docs page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_serves_the_openapi_schema_as_json(anonymous):
+    response = anonymous.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.") and schema["info"]["title"] == "Compresso API"
+    assert "post" in schema["paths"]["/api/results/import"]
+    export = schema["paths"]["/api/results/export"]["get"]["responses"]["200"]["content"]
+    assert {"text/csv", "application/x-ndjson", "application/vnd.apache.parquet"} <= set(export)
+
+
+def test_it_serves_a_docs_page_that_needs_nothing_from_the_network(anonymous):
+    response = anonymous.get("/api/docs/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'href="/api/schema/"' in body
+    assert "/api/results/export" in body and "/api/jobs/{id}/cancel/" in body
+    assert "<script" not in body and not re.search(r"(src|href)=\"https?://", body)
+
+
+def test_it_lists_the_api_root(anonymous):
+    response = anonymous.get("/api/")
+    assert response.status_code == 200 and "results" in response.json()

@@ -1,6 +1,6 @@
 """Dashboard URLs: the overview here; analysis pages and management pages in their modules."""
 
-from django.urls import path
+from django.urls import include, path
 
 from webapp.dashboard import views
 
@@ -8,4 +8,6 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("", include("webapp.dashboard.analysis.urls")),
+    path("", include("webapp.dashboard.manage.urls")),
 ]

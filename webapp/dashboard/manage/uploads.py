@@ -1,0 +1,84 @@
+"""Uploaded .keras models: a size limit enforced while the body streams in, safe loading.
+
+Django writes uploads to disk before a view runs, so the limit is checked by an
+upload handler as the bytes arrive: a file over the limit is skipped (never
+stored, not even in /tmp) and the form then says so. The rest of the form,
+CSRF token included, is still read, so the user gets the form back with a
+message rather than a 403 or a reset connection.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.text import get_valid_filename
+
+from measurements.models import Dataset, DNNModel
+
+# Set on the request by the handler when a file was skipped for its size.
+TOO_LARGE_ATTRIBUTE = "compresso_upload_too_large"
+
+
+class SizeLimitHandler(FileUploadHandler):
+    """Skips any uploaded file whose bytes exceed ``limit``; must come first in the chain."""
+
+    def __init__(self, request: HttpRequest, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            setattr(self.request, TOO_LARGE_ATTRIBUTE, self.field_name)
+            raise SkipFile(f"{self.file_name} is larger than {self.limit} bytes")
+        return raw_data  # pass the chunk on to the handler that stores it
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler returns the stored file
+
+
+def too_large(request: HttpRequest) -> bool:
+    """Whether the size handler skipped a file of this request."""
+    return bool(getattr(request, TOO_LARGE_ATTRIBUTE, None))
+
+
+# The bundled dataset as ``manage.py demo`` registers it, so both share one row.
+BUNDLED_DATASET = ("digits", "bundled", {"seed": 0})
+
+
+def register_upload(
+    upload: Any, name: str, architecture: str, dataset: Dataset | None, user: Any
+) -> DNNModel:
+    """Write the upload to a temporary .keras file and register it as a baseline model.
+
+    ``dataset`` None means the bundled digits, registered on first use.
+
+    Nothing is stored when the file is refused: ``register_model_file`` loads
+    the model (Keras safe mode) before it writes anything, and the transaction
+    undoes a dataset row created for this upload.
+
+    Raises:
+        ValueError: the file is corrupt, not a Keras model, holds a Lambda layer
+            (``compression.errors.ModelFileError``), or the name was just taken.
+    """
+    from measurements.actions import register_dataset, register_model_file
+
+    with tempfile.TemporaryDirectory(prefix="compresso-upload-") as tmp:
+        # The upload's own name, so load errors name the file the user chose.
+        path = Path(tmp) / get_valid_filename(Path(upload.name).name)  # ends in .keras (form)
+        with open(path, "wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        try:
+            with transaction.atomic():
+                dataset = dataset or register_dataset(*BUNDLED_DATASET)
+                row = register_model_file(name, architecture, dataset, path)
+        except IntegrityError as exc:
+            raise ValueError(f"A model named {name!r} already exists.") from exc
+    if getattr(user, "is_authenticated", False):
+        DNNModel.objects.filter(pk=row.pk).update(created_by=user)
+    return row

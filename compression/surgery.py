@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import keras
 
 from compression.errors import NotApplicableError
+from compression.training import carry_constraints
 
 # A replacement receives the original layer and the new input tensor and
 # returns the output tensor of the sub-graph that takes the layer's place.
@@ -148,6 +149,7 @@ def rebuild(
             continue  # created by a replacement: it set its own weights
         if layer is not original:
             layer.set_weights(original.get_weights())
+    carry_constraints(model, clone, dropped=set(replacements))
     return clone
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,6 +72,8 @@ def fine_tune(
     """
     if budget.epochs == 0:
         return model
+    # Earlier compression steps' constraints (masks, shared centroids) hold too.
+    callbacks = list(callbacks) + [c for c in constraints_of(model) if c not in callbacks]
     keras.utils.set_random_seed(budget.seed)
     compile_for_classification(model, budget.learning_rate)
     model.fit(
@@ -86,7 +89,55 @@ def fine_tune(
     return model
 
 
-class WeightMask(keras.callbacks.Callback):
+class LayerConstraint(keras.callbacks.Callback):
+    """A property of some layers' weights that every later training must keep.
+
+    A technique attaches one to the model it returns (``attach``); ``fine_tune``
+    enforces the constraints attached to the model it trains, and
+    ``surgery.rebuild`` carries them to the new model for the layers that
+    survive. So in ``C3@conv2 + W3@fc1``, W3's fine-tuning keeps C3's mask.
+    """
+
+    def enforce(self, model: keras.Model) -> None:
+        """Make the model's weights satisfy the constraint."""
+        raise NotImplementedError
+
+    def restrict(self, model: keras.Model, dropped: Collection[str] = ()) -> LayerConstraint | None:
+        """The same constraint limited to ``model``'s matching layers, or None if none match."""
+        raise NotImplementedError
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.enforce(self.model)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.enforce(self.model)
+
+
+# Model -> its constraints; weak keys, so a discarded model takes its entry with it.
+_CONSTRAINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attach(model: keras.Model, constraint: LayerConstraint) -> None:
+    """Record that ``model``'s weights must keep satisfying ``constraint``."""
+    _CONSTRAINTS.setdefault(model, []).append(constraint)
+
+
+def constraints_of(model: keras.Model) -> list[LayerConstraint]:
+    """The constraints attached to ``model`` (empty for a fresh model)."""
+    return list(_CONSTRAINTS.get(model, ()))
+
+
+def carry_constraints(
+    source: keras.Model, target: keras.Model, dropped: Collection[str] = ()
+) -> None:
+    """Attach to ``target`` the constraints of ``source`` that still apply to it."""
+    for constraint in constraints_of(source):
+        kept = constraint.restrict(target, dropped)
+        if kept is not None:
+            attach(target, kept)
+
+
+class WeightMask(LayerConstraint):
     """Holds chosen weights at zero while training (pruning, sparse kernels).
 
     The mask is re-applied after every optimizer step, so every forward pass
@@ -109,8 +160,26 @@ class WeightMask(keras.callbacks.Callback):
                 variable = weights[index]
                 variable.assign(keras.ops.convert_to_numpy(variable) * mask)
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.apply_masks(self.model)
+    def enforce(self, model: keras.Model) -> None:
+        self.apply_masks(model)
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.apply_masks(self.model)
+    def restrict(self, model: keras.Model, dropped: Collection[str] = ()) -> WeightMask | None:
+        layers = {layer.name: layer for layer in model.layers}
+        kept: dict[str, dict[int, np.ndarray]] = {}
+        for name, by_index in self.masks.items():
+            if name in dropped or name not in layers:
+                continue
+            weights = layers[name].weights
+            same = {
+                i: mask
+                for i, mask in by_index.items()
+                if i < len(weights) and tuple(weights[i].shape) == mask.shape
+            }
+            if same:
+                kept[name] = same
+        return WeightMask.from_masks(kept) if kept else None
+
+    @classmethod
+    def from_masks(cls, masks: Mapping[str, Mapping[int, np.ndarray]]) -> WeightMask:
+        """A plain, fixed mask holder (a schedule's final masks become fixed)."""
+        return WeightMask({name: dict(by_index) for name, by_index in masks.items()})

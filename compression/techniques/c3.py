@@ -84,8 +84,9 @@ class C3(Technique):
         masks: dict[str, dict[int, np.ndarray]] = {}
         replacements = {layer.name: self._thin(masks) for layer in chosen}
         compressed = rebuild(source, replacements)
+        training.attach(compressed, WeightMask(masks))
         if data is not None:
-            training.fine_tune(compressed, data, fine_tune or FineTune(), [WeightMask(masks)])
+            training.fine_tune(compressed, data, fine_tune or FineTune())
         return compressed
 
     def _thin(self, masks: dict[str, dict[int, np.ndarray]]) -> Replacement:

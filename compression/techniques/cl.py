@@ -11,7 +11,7 @@ rather than summed gradient).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -23,7 +23,7 @@ from compression.errors import NotApplicableError
 from compression.surgery import copy_model, is_kind
 from compression.techniques import register
 from compression.techniques.base import Technique
-from compression.training import FineTune
+from compression.training import FineTune, LayerConstraint
 
 # Layer kinds whose kernels are clustered (surgery.is_kind names).
 KINDS = ("fc", "conv")
@@ -53,7 +53,7 @@ def cluster_values(values: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarra
     return kmeans.cluster_centers_.ravel().astype("float32"), kmeans.labels_.astype("int64")
 
 
-class SharedCentroids(keras.callbacks.Callback):
+class SharedCentroids(LayerConstraint):
     """Ties every weight of a cluster to one shared value while training.
 
     After each train batch, each cluster's centroid is recomputed as the mean
@@ -77,8 +77,20 @@ class SharedCentroids(keras.callbacks.Callback):
             centroids = np.bincount(labels, weights=values) / np.maximum(count, 1)
             kernel.assign(centroids[labels].astype("float32").reshape(kernel.shape))
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.share(self.model)
+    def enforce(self, model: keras.Model) -> None:
+        self.share(model)
+
+    def restrict(self, model: keras.Model, dropped: Collection[str] = ()) -> SharedCentroids | None:
+        layers = {layer.name: layer for layer in model.layers}
+        kept = {
+            name: labels
+            for name, labels in self.labels.items()
+            if name not in dropped
+            and name in layers
+            and getattr(layers[name], "kernel", None) is not None
+            and int(np.prod(layers[name].kernel.shape)) == labels.size
+        }
+        return SharedCentroids(kept) if kept else None
 
 
 @register
@@ -132,9 +144,9 @@ class Cl(Technique):
             values = keras.ops.convert_to_numpy(layer.kernel)
             centroids, labels[layer.name] = cluster_values(values, self.k)
             layer.kernel.assign(centroids[labels[layer.name]].reshape(values.shape))
+        training.attach(clustered, SharedCentroids(labels))
         if data is not None:
-            budget = fine_tune or FineTune()
-            training.fine_tune(clustered, data, budget, [SharedCentroids(labels)])
+            training.fine_tune(clustered, data, fine_tune or FineTune())
         return clustered
 
 

@@ -146,11 +146,12 @@ class W2(Technique):
             model,
             {name: lambda la, x, f=pair: sparse_dense(la, x, *f) for name, pair in factors.items()},
         )
+        # Index 0 of the bias-free codes layer's weights is its kernel A.
+        masks = {
+            f"{name}_codes": {0: (codes != 0).astype("float32")}
+            for name, (codes, _) in factors.items()
+        }
+        training.attach(coded, WeightMask(masks))
         if data is not None:
-            # Index 0 of the bias-free codes layer's weights is its kernel A.
-            masks = {
-                f"{name}_codes": {0: (codes != 0).astype("float32")}
-                for name, (codes, _) in factors.items()
-            }
-            training.fine_tune(coded, data, fine_tune or FineTune(), [WeightMask(masks)])
+            training.fine_tune(coded, data, fine_tune or FineTune())
         return coded

@@ -194,12 +194,15 @@ class W3(Technique):
         if self.s is not None and data is not None and budget.epochs > 0:
             gradual = GradualPruning([la.name for la in layers], self.s)
             training.fine_tune(pruned, data, budget, [gradual])
+            # Later steps of a plan keep the final pattern.
+            training.attach(pruned, WeightMask.from_masks(gradual.masks))
             return pruned
         masks = {la.name: {KERNEL: self._mask(la.get_weights()[KERNEL])} for la in layers}
         holder = WeightMask(masks)
         holder.apply_masks(pruned)
+        training.attach(pruned, holder)
         if data is not None:
-            training.fine_tune(pruned, data, budget, [holder])
+            training.fine_tune(pruned, data, budget)
         return pruned
 
     def _mask(self, kernel: np.ndarray) -> np.ndarray:

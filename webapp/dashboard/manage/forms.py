@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.template.defaultfilters import filesizeformat
 
 from measurements.models import Dataset, Device, DNNModel, Technique
@@ -126,7 +126,17 @@ class DeviceForm(forms.ModelForm):
             "idle_power_w": "Leave empty to have it measured.",
             "settings": 'Optional, e.g. {"python": "/usr/bin/python3"}.',
         }
-        widgets = {"settings": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "settings": forms.Textarea(attrs={"rows": 3}),
+            # Negative sizes and powers would only surface as a constraint name.
+            "cache_mb": forms.NumberInput(attrs={"min": 0, "step": "any"}),
+            "idle_power_w": forms.NumberInput(attrs={"min": 0, "step": "any"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("cache_mb", "idle_power_w"):
+            self.fields[name].validators.append(MinValueValidator(0))
 
     def clean_settings(self) -> dict[str, Any]:
         value = self.cleaned_data.get("settings")

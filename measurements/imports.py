@@ -181,7 +181,27 @@ def read_rows(data: bytes, file_format: str) -> list[dict[str, Any]]:
         raise _refuse(f"The file is not readable {file_format}: {exc}") from exc
     if not rows:
         raise _refuse("The file has no rows.")
+    # PostgreSQL stores no NUL character; say where one is rather than fail at the insert.
+    problems = [
+        Problem(number, str(column), "Contains a NUL character.")
+        for number, row in enumerate(rows, start=1)
+        for column, value in row.items()
+        if has_nul(column) or has_nul(value)
+    ]
+    if problems:
+        raise ImportRefused(problems)
     return rows
+
+
+def has_nul(value: Any) -> bool:
+    """Whether text anywhere in ``value`` (nested lists and dicts too) holds a NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
 
 
 def _read_csv(data: bytes) -> list[dict[str, Any]]:

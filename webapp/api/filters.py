@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -88,6 +88,13 @@ def parse_bool(text: str) -> bool:
     return text.lower() in ("true", "1")
 
 
+def parse_text(text: str) -> str:
+    """Any text but NUL, which PostgreSQL cannot compare."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
 def choice_parser(choices: Sequence[str]) -> Callable[[str], str]:
     """A parser accepting only ``choices``."""
 
@@ -113,7 +120,11 @@ def parse_moment(text: str, end_of_day: bool = False) -> datetime:
         raise ValueError(f"must be an ISO date or date-time such as 2025-01-31, got {text!r}")
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
+    # In UTC: PostgreSQL refuses offsets beyond +-15:59 that ISO 8601 text may carry.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"is out of the supported date range, got {text!r}") from None
 
 
 def _in(lookup: str) -> Callable[[list[Any]], Q]:
@@ -146,7 +157,7 @@ def choices(name: str, lookup: str, options: Sequence[str], what: str) -> Param:
 
 def texts(name: str, lookup: str, what: str) -> Param:
     """``?name=a,b``: rows whose ``lookup`` is one of these texts."""
-    return Param(name, str, _in(lookup), what, TEXT)
+    return Param(name, parse_text, _in(lookup), what, TEXT)
 
 
 def created_range(lookup: str = "created_at") -> list[Param]:

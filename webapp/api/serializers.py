@@ -13,6 +13,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from measurements.imports import has_nul
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 
 # A queue request larger than this is almost surely a mistake (and would block the queue).
@@ -23,6 +24,13 @@ MAX_THREADS = 256
 def plan_codes(steps: list[dict[str, Any]]) -> list[str]:
     """The technique codes of a plan's steps, in order, each once."""
     return list(dict.fromkeys(step.get("code", "") for step in steps))
+
+
+def refuse_nul(value: Any) -> Any:
+    """Refuse JSON holding a NUL character (PostgreSQL's jsonb cannot store one)."""
+    if has_nul(value):
+        raise serializers.ValidationError("Must not contain NUL characters.")
+    return value
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -190,6 +198,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["online", "last_seen", "created_at"]
         extra_kwargs = {
+            "settings": {"validators": [refuse_nul]},
             "cache_mb": {"min_value": 0},
             "idle_power_w": {"min_value": 0},
             "dram_mb": {"max_value": 2147483647},

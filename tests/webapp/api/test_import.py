@@ -181,3 +181,12 @@ def test_it_reads_json_lines_as_the_export_writes_them():
         {"device": "c", "model": "d"},
     ]
     assert imports.read_rows(io.BytesIO(b"a,b\n1,\n").read(), "csv") == [{"a": "1", "b": ""}]
+
+
+def test_it_refuses_a_nul_character_postgresql_could_not_store(signed_in, world):
+    row = {"device": "laptop", "model": "lenet", "plan": "baseline", "latency_mean_ms": 1}
+    rows = [{**row, "stop_reason": "ci\u0000"}]
+    response = upload(signed_in, "x.json", json.dumps(rows))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["column"] == "stop_reason"
+    assert Result.objects.count() == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -120,6 +121,10 @@ def test_it_filters_jobs_and_artifacts_by_status(anonymous, world):
     assert ids_of(anonymous.get("/api/artifacts/?status=failed")) == []
 
 
+def timedelta_zone(hours: int, minutes: int) -> dt_timezone:
+    return dt_timezone(timedelta(hours=hours, minutes=minutes))
+
+
 def test_it_filters_by_creation_date_range(anonymous, world):
     old = world.results["alex"]
     Result.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
@@ -129,6 +134,9 @@ def test_it_filters_by_creation_date_range(anonymous, world):
     assert old.pk not in recent and len(recent) == 3
     since = (timezone.now() - timedelta(days=1)).isoformat()
     assert len(ids_of(anonymous.get("/api/results/", {"created_after": since}))) == 3
+    # An offset PostgreSQL would refuse as such is read as the moment it names.
+    far_east = (timezone.now() - timedelta(days=1)).astimezone(timedelta_zone(21, 25))
+    assert len(ids_of(anonymous.get("/api/results/", {"created_after": far_east.isoformat()}))) == 3
 
 
 def test_it_filters_the_other_resources(anonymous, world):
@@ -157,11 +165,13 @@ def test_it_filters_the_other_resources(anonymous, world):
         ("created_after=yesterday", "created_after"),
         ("created_after=2025-02-30", "created_after"),
         ("created_after=2025-01-01&created_after=2025-02-01", "created_after"),
+        ("created_before=0001-01-01T00:00:00%2B05:00", "created_before"),
         ("ordering=colour", "ordering"),
         ("page=abc", "page"),
         ("page_size=0", "page_size"),
         ("page_size=100000", "page_size"),
         ("modle=1", "modle"),
+        ("source_label=a%00b", "source_label"),
     ],
 )
 def test_it_answers_a_bad_parameter_with_a_400_naming_it(anonymous, world, query, parameter):

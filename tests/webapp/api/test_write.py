@@ -81,6 +81,9 @@ def test_it_refuses_a_device_with_a_bad_kind_or_a_negative_idle_power(signed_in)
     assert bad.status_code == 400 and "kind" in bad.json()
     bad = signed_in.post("/api/devices/", {**JETSON_NANO, "idle_power_w": -1}, format="json")
     assert bad.status_code == 400 and "idle_power_w" in bad.json()
+    nul = {**JETSON_NANO, "settings": {"port": "22\u0000"}}
+    bad = signed_in.post("/api/devices/", nul, format="json")
+    assert bad.status_code == 400 and "settings" in bad.json()
     assert not Device.objects.filter(name="jetson-nano").exists()
 
 

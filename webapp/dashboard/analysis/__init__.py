@@ -1,0 +1,1 @@
+"""Analysis pages: Pareto explorer, compare, device matrix, sweeps, result detail."""

@@ -1,0 +1,163 @@
+"""One result in full: figures with their CI, provenance, where the time went, the verdict.
+
+Everything shown is prepared here as text (units attached, ``—`` for what
+was not recorded), so the template prints strings and never ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+
+from measurements.models import Result
+from measurements.provenance import comparable
+from webapp.dashboard.analysis import breakdown, queries, speedup, units
+from webapp.dashboard.analysis.breakdown import Breakdown, OpDiff, TypeDiff
+from webapp.dashboard.analysis.queries import Normalised, PlanInfo
+
+Line = tuple[str, str, str]  # (label, value, how it was obtained / note)
+
+
+@dataclass
+class Detail:
+    """What the result page shows."""
+
+    result: Result
+    plan: PlanInfo
+    baseline: Result | None
+    norm: Normalised | None
+    measured: list[Line] = field(default_factory=list)
+    static: list[Line] = field(default_factory=list)
+    provenance: list[tuple[str, str]] = field(default_factory=list)
+    ops: Breakdown = field(default_factory=Breakdown)
+    baseline_ops: Breakdown | None = None
+    type_diffs: list[TypeDiff] = field(default_factory=list)
+    op_diffs: list[OpDiff] = field(default_factory=list)
+    not_comparable: list[str] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[tuple[str, str, str, str]]:
+        """The plan's steps as table rows."""
+        return step_rows(self.plan)
+
+    @property
+    def verdict(self) -> str:
+        """The real-speedup sentence, or why there is none."""
+        if self.plan.is_baseline:
+            return "This is the uncompressed baseline: compressed results are compared with it."
+        if self.norm is None:
+            return (
+                "No baseline measured on this device at this thread count: queue the "
+                "baseline plan for this model on /jobs/new/ to see the real speedup."
+            )
+        text = speedup.summary(self.norm.latency, self.norm.size_verdict)
+        return text[0].upper() + text[1:]
+
+
+def step_rows(plan: PlanInfo) -> list[tuple[str, str, str, str]]:
+    """(code, category, parameters, target layers) per step, defaults said in words."""
+    rows = []
+    for step, category in zip(plan.steps, plan.categories, strict=False):
+        args = ", ".join(f"{k}={v}" for k, v in (step.get("params") or {}).items())
+        targets = ", ".join(step.get("targets") or [])
+        rows.append(
+            (
+                str(step.get("code")),
+                category,
+                args or "defaults",
+                targets or "the technique's default layers",
+            )
+        )
+    return rows
+
+
+def load(pk: int) -> Detail:
+    """The result ``pk`` with its baseline and every table of the page (404 if absent)."""
+    result = get_object_or_404(
+        Result.objects.select_related(
+            "artifact__model__dataset", "artifact__plan", "device", "job"
+        ),
+        pk=pk,
+    )
+    plan = queries.plans([result.artifact.plan_id])[result.artifact.plan_id]
+    baseline = None if plan.is_baseline else queries.baseline_of(result)
+    norm = None
+    if baseline is not None:
+        norm = queries.normalise(queries.result_row(result), queries.result_row(baseline))
+    page = Detail(result, plan, baseline, norm)
+    page.measured = measured_lines(result)
+    page.static = static_lines(result)
+    page.provenance = provenance_lines(result.provenance)
+    page.ops = breakdown.parse(result.op_breakdown)
+    if baseline is not None:
+        page.baseline_ops = breakdown.parse(baseline.op_breakdown)
+        page.type_diffs = breakdown.diff_types(page.ops, page.baseline_ops)
+        page.op_diffs = breakdown.diff_ops(page.ops, page.baseline_ops)
+        page.not_comparable = comparable(result.provenance or {}, baseline.provenance or {})
+    return page
+
+
+def measured_lines(r: Result) -> list[Line]:
+    """The figures measured on the device, each with its unit and how it was obtained."""
+    ci = (
+        f"± {units.number(r.latency_ci95_ms)} ms (95 % CI)"
+        if units.finite(r.latency_ci95_ms)
+        else "no CI recorded"
+    )
+    energy_how = queries.energy_label(
+        {
+            "energy_mj": r.energy_mj,
+            "energy_measured": r.energy_measured,
+            "energy_method": r.energy_method,
+        }
+    )
+    return [
+        ("Latency, mean", units.with_unit(r.latency_mean_ms, "ms"), ci),
+        ("Latency, median", units.with_unit(r.latency_median_ms, "ms"), ""),
+        ("Latency, 90th percentile", units.with_unit(r.latency_p90_ms, "ms"), ""),
+        ("Latency, standard deviation", units.with_unit(r.latency_std_ms, "ms"), ""),
+        ("Timed runs", units.count(r.runs), f"stopped: {units.text(r.stop_reason)}"),
+        (
+            "Stable",
+            "yes" if r.stable else "no",
+            "" if r.stable else "the CI rule was not met: treat the latency with care",
+        ),
+        ("Interpreter set-up", units.with_unit(r.init_ms, "ms"), ""),
+        ("First inference", units.with_unit(r.first_inference_ms, "ms"), "not counted in the mean"),
+        ("Energy per inference", units.with_unit(r.energy_mj, "mJ"), energy_how),
+        ("Average power", units.with_unit(r.avg_power_w, "W"), ""),
+        ("Peak memory", units.size(r.peak_memory_bytes), "resident set of the measuring process"),
+        ("Accuracy", units.percent(r.accuracy), units.text(r.accuracy_method)),
+        ("Precision (macro)", units.percent(r.precision), ""),
+        ("Recall (macro)", units.percent(r.recall), ""),
+        ("F1 (macro)", units.percent(r.f1), ""),
+    ]
+
+
+def static_lines(r: Result) -> list[Line]:
+    """The artifact's exact static figures (from its files)."""
+    a = r.artifact
+    return [
+        ("Parameters", units.count(a.params), ""),
+        ("Non-zero parameters", units.count(a.nonzero_params), ""),
+        ("Weight storage Sp", units.bits(a.sp_bits), "seed 004 eq. 3"),
+        ("Activation storage Sf", units.bits(a.sf_bits), "seed 004 eq. 3"),
+        ("Multiply-accumulates", units.macs(a.macs), ""),
+        (".tflite file", units.size(a.file_size), f"export mode {a.export_mode}"),
+        ("gzip -9 of the file", units.size(a.gzip_size), ""),
+        ("Compression time", units.with_unit(a.compress_seconds, "s"), ""),
+    ]
+
+
+def provenance_lines(provenance: Any) -> list[tuple[str, str]]:
+    """Provenance as (key, text) rows; nested values as compact JSON."""
+    if not isinstance(provenance, dict):
+        return []
+    rows = []
+    for k, v in sorted(provenance.items()):
+        shown = json.dumps(v, sort_keys=True) if isinstance(v, dict) and v else units.text(v)
+        rows.append((str(k), shown))
+    return rows

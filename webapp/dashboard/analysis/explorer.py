@@ -1,0 +1,195 @@
+"""The Pareto explorer: every result as a point, the non-dominated front per device, budgets.
+
+The front is ``measurements.pareto.pareto_front`` (the computation the API
+and the selector use) over the chosen x metric and accuracy or F1, computed
+separately for each device: latency and energy of different devices are not
+interchangeable, and the question is what to ship to one device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.http import QueryDict
+
+from measurements.pareto import METRICS, Metric, pareto_front
+from webapp.dashboard.analysis import params, queries, scope, units
+from webapp.dashboard.analysis.queries import PlanInfo, Row
+
+X_METRICS = ("latency", "energy", "size", "gzip_size", "macs", "memory")
+Y_METRICS = ("accuracy", "f1")
+SIZE_METRICS = (*X_METRICS, *Y_METRICS)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits a shippable result must meet, in the units the form asks for."""
+
+    latency_ms: float | None = None
+    energy_mj: float | None = None
+    size_kib: float | None = None
+    accuracy_pct: float | None = None
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> Budgets:
+        """Read max_latency (ms), max_energy (mJ), max_size (KiB), min_accuracy (%)."""
+        return cls(
+            latency_ms=params.amount(query, "max_latency", "milliseconds"),
+            energy_mj=params.amount(query, "max_energy", "millijoules"),
+            size_kib=params.amount(query, "max_size", "KiB"),
+            accuracy_pct=params.amount(query, "min_accuracy", "percent", maximum=100),
+        )
+
+    def limits(self) -> list[tuple[str, str, float, str]]:
+        """(metric name, "max"/"min", bound in stored units, label) for each budget set."""
+        out = []
+        if self.latency_ms is not None:
+            out.append(("latency", "max", self.latency_ms, f"latency ≤ {self.latency_ms:g} ms"))
+        if self.energy_mj is not None:
+            out.append(("energy", "max", self.energy_mj, f"energy ≤ {self.energy_mj:g} mJ"))
+        if self.size_kib is not None:
+            label = f"file size ≤ {self.size_kib:g} KiB"
+            out.append(("size", "max", self.size_kib * units.KIB, label))
+        if self.accuracy_pct is not None:
+            label = f"accuracy ≥ {self.accuracy_pct:g} %"
+            out.append(("accuracy", "min", self.accuracy_pct / 100, label))
+        return out
+
+    def violated(self, row: Row) -> list[str]:
+        """Labels of the budgets ``row`` misses (a missing figure misses its budget)."""
+        missed = []
+        for name, side, bound, label in self.limits():
+            value = row.get(METRICS[name].field)
+            if not units.finite(value) or (value > bound if side == "max" else value < bound):
+                missed.append(label)
+        return missed
+
+
+@dataclass
+class Point:
+    """One result on the plot."""
+
+    row: Row
+    plan: PlanInfo
+    model: str
+    device: str
+    missed: list[str]
+
+    @property
+    def pk(self) -> int:
+        """The result's id."""
+        return self.row["pk"]
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the result meets every budget."""
+        return not self.missed
+
+
+@dataclass
+class Explorer:
+    """What the Pareto page shows."""
+
+    scope: scope.Scope
+    x: Metric
+    y: Metric
+    size: Metric | None
+    budgets: Budgets
+    points: list[Point] = field(default_factory=list)
+    fronts: dict[str, list[Point]] = field(default_factory=dict)
+    unplotted: int = 0
+
+    @property
+    def front_points(self) -> list[Point]:
+        """Every device's front, device by device, each by increasing x."""
+        return [p for device in sorted(self.fronts) for p in self.fronts[device]]
+
+    @property
+    def feasible_front(self) -> bool:
+        """Whether any front point meets every budget."""
+        return any(p.feasible for p in self.front_points)
+
+    def best_within_budgets(self) -> dict[str, Point | None]:
+        """Per device, the front point with the best y that meets every budget."""
+        sign = 1 if self.y.goal == "max" else -1
+        best: dict[str, Point | None] = {}
+        for device, front in sorted(self.fronts.items()):
+            ok = [p for p in front if p.feasible]
+            best[device] = max(ok, key=lambda p: sign * p.row[self.y.field], default=None)
+        return best
+
+
+def explore(query: QueryDict) -> Explorer:
+    """Read the page's filters, its results, and each device's front.
+
+    Raises:
+        BadQuery: an unknown metric, a malformed id, or a bad budget.
+    """
+    page = Explorer(
+        scope=scope.resolve(query),
+        x=params.metric(query, "x", "latency", X_METRICS),
+        y=params.metric(query, "y", "accuracy", Y_METRICS),
+        size=params.optional_metric(query, "size", SIZE_METRICS),
+        budgets=Budgets.from_query(query),
+    )
+    found = queries.rows(page.scope.results())
+    info = queries.plans({r["artifact__plan_id"] for r in found})
+    models, devices = page.scope.model_names, page.scope.device_names
+    by_device: dict[str, list[Point]] = {}
+    for row in found:
+        if not (units.finite(row[page.x.field]) and units.finite(row[page.y.field])):
+            page.unplotted += 1
+            continue
+        point = Point(
+            row,
+            info[row["artifact__plan_id"]],
+            models[row["artifact__model_id"]],
+            devices[row["device_id"]],
+            page.budgets.violated(row),
+        )
+        page.points.append(point)
+        by_device.setdefault(point.device, []).append(point)
+    for device, group in by_device.items():
+        page.fronts[device] = front(group, page.x, page.y)
+    return page
+
+
+def front(points: list[Point], x: Metric, y: Metric) -> list[Point]:
+    """The non-dominated points of one device, by increasing x (ties by result id)."""
+    chosen = pareto_front([(p.row[x.field], p.row[y.field]) for p in points], [x.goal, y.goal])
+    return sorted((points[i] for i in chosen), key=lambda p: (p.row[x.field], p.pk))
+
+
+def show(metric: Metric, value: object) -> str:
+    """A metric's value with its unit, as the front table prints it."""
+    if metric.unit == "bytes":
+        return units.size(value)
+    if metric.unit == "MACs":
+        return units.macs(value)
+    if metric.goal == "max":
+        return units.percent(value)
+    return units.with_unit(value, metric.unit)
+
+
+@dataclass(frozen=True)
+class FrontRow:
+    """One front point as the table beneath the plot prints it."""
+
+    point: Point
+    x: str
+    y: str
+    energy: str
+    best: bool
+
+
+def front_rows(page: Explorer) -> list[FrontRow]:
+    """Every device's front, device by device, with the best point within budgets marked."""
+    best = {p.pk for p in page.best_within_budgets().values() if p is not None}
+    rows = []
+    for p in page.front_points:
+        energy = queries.energy_label(p.row)
+        if units.finite(p.row["energy_mj"]):
+            energy = f"{units.number(p.row['energy_mj'])} mJ, {energy}"
+        x, y = show(page.x, p.row[page.x.field]), show(page.y, p.row[page.y.field])
+        rows.append(FrontRow(p, x, y, energy, p.pk in best))
+    return rows

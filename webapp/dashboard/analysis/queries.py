@@ -1,0 +1,232 @@
+"""ORM reads of the analysis pages, and the normalisation to the uncompressed baseline.
+
+Results are read with ``values()`` (plain dicts, one query, no model
+instances) because a lab's database holds hundreds of thousands of them; the
+few plans, models and devices they point at are read once and joined in
+Python. The baseline of a result is the newest result of the same model's
+baseline artifact (the plan with no steps, canonical ``baseline``) on the same
+device at the same thread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.db.models import QuerySet
+
+from measurements.models import Plan, Result, Technique
+from webapp.dashboard.analysis import speedup, units
+from webapp.dashboard.analysis.speedup import Interval
+
+# compression.plan.BASELINE; copied so the dashboard does not import Keras.
+BASELINE = "baseline"
+COMBINATION = "combination"
+
+# Every figure the analysis pages read from a result, as values() keys.
+ROW_FIELDS = (
+    "pk",
+    "device_id",
+    "num_threads",
+    "artifact_id",
+    "artifact__model_id",
+    "artifact__plan_id",
+    "artifact__export_mode",
+    "latency_mean_ms",
+    "latency_ci95_ms",
+    "energy_mj",
+    "energy_measured",
+    "energy_method",
+    "peak_memory_bytes",
+    "accuracy",
+    "f1",
+    "stable",
+    "artifact__file_size",
+    "artifact__gzip_size",
+    "artifact__macs",
+    "artifact__sp_bits",
+    "created_at",
+)
+Row = dict[str, Any]
+Key = tuple[int, int, int]  # (model id, device id, threads)
+
+
+def rows(results: QuerySet[Result]) -> list[Row]:
+    """Every result of ``results`` as a dict of ROW_FIELDS."""
+    return list(results.values(*ROW_FIELDS))
+
+
+def key(row: Row) -> Key:
+    """The (model, device, threads) a result and its baseline share."""
+    return (row["artifact__model_id"], row["device_id"], row["num_threads"])
+
+
+def energy_label(row: Row) -> str:
+    """ "measured (method)" or "estimated (method)" for a result's energy."""
+    if not units.finite(row.get("energy_mj")):
+        return "not available"
+    how = "measured" if row.get("energy_measured") else "estimated"
+    method = row.get("energy_method") or ""
+    return f"{how} ({method})" if method and not method.startswith(how) else method or how
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """A plan's text, steps, technique codes and categories."""
+
+    pk: int
+    canonical: str
+    steps: list[dict[str, Any]]
+    codes: tuple[str, ...]
+    categories: tuple[str, ...]
+
+    @property
+    def is_baseline(self) -> bool:
+        """The empty plan: the uncompressed model."""
+        return not self.steps
+
+    @property
+    def group(self) -> str:
+        """The colour group: "baseline", the one category used, or "combination"."""
+        if self.is_baseline:
+            return BASELINE
+        return self.categories[0] if len(set(self.categories)) == 1 else COMBINATION
+
+
+def plans(plan_ids: Iterable[int]) -> dict[int, PlanInfo]:
+    """PlanInfo for each plan id; categories come from the Technique catalogue."""
+    category = dict(Technique.objects.values_list("code", "category"))
+    out = {}
+    for pk, canonical, steps in Plan.objects.filter(pk__in=set(plan_ids)).values_list(
+        "pk", "canonical", "steps"
+    ):
+        steps = steps if isinstance(steps, list) else []
+        codes = tuple(str(s.get("code", "?")) for s in steps if isinstance(s, dict))
+        cats = tuple(category.get(c, "uncategorised") for c in codes)
+        out[pk] = PlanInfo(pk, canonical, steps, codes, cats)
+    return out
+
+
+def baselines(results: QuerySet[Result]) -> dict[Key, Row]:
+    """The newest baseline result per (model, device, threads) among ``results``."""
+    found: dict[Key, Row] = {}
+    base = results.filter(artifact__plan__canonical=BASELINE).order_by("created_at", "pk")
+    for row in base.values(*ROW_FIELDS):
+        found[key(row)] = row  # later rows overwrite: the newest wins
+    return found
+
+
+def baseline_of(result: Result) -> Result | None:
+    """The newest baseline result for ``result``'s model, device and threads (or None)."""
+    return (
+        Result.objects.filter(
+            artifact__model_id=result.artifact.model_id,
+            artifact__plan__canonical=BASELINE,
+            device_id=result.device_id,
+            num_threads=result.num_threads,
+        )
+        .select_related("artifact")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A compressed result beside its baseline, as seed 004 tables 5 to 7 report it.
+
+    Reductions are baseline / compressed ("x": 2× = half); the accuracy loss is
+    in percentage points (negative = a gain).
+    """
+
+    row: Row
+    base: Row
+    accuracy_loss: float | None
+    sp: float | None
+    macs: float | None
+    latency: Interval | None
+    energy: float | None
+    file: float | None
+    gzip: float | None
+    size_verdict: str | None
+
+    @property
+    def flags(self) -> list[str]:
+        """Plain warnings: slower than the baseline, or no smaller."""
+        return speedup.flags(self.latency, self.size_verdict)
+
+    @property
+    def energy_how(self) -> str:
+        """Whether the energy ratio compares measured, estimated or mixed figures."""
+        hows = {bool(self.row.get("energy_measured")), bool(self.base.get("energy_measured"))}
+        if len(hows) == 2:
+            return "mixed: one measured, one estimated"
+        return "measured" if hows == {True} else "estimated"
+
+    @cached_property
+    def text(self) -> dict[str, str]:
+        """Every figure as the tables print it (units attached, MISSING when absent)."""
+        latency = self.latency
+        energy = units.times(self.energy)
+        return {
+            "accuracy": units.percent(self.row["accuracy"]),
+            "loss": units.points(self.accuracy_loss),
+            "sp": units.times(self.sp),
+            "macs": units.times(self.macs),
+            "speedup": latency.show() if latency else units.MISSING,
+            "speedup_verdict": latency.verdict if latency else "not comparable",
+            "energy": f"{energy} ({self.energy_how})" if self.energy else units.MISSING,
+            "file": units.times(self.file),
+            "gzip": units.times(self.gzip),
+            "size_verdict": self.size_verdict or "not comparable",
+        }
+
+
+def normalise(row: Row, base: Row) -> Normalised:
+    """``row`` against its baseline ``base`` (both ROW_FIELDS dicts)."""
+    loss = None
+    if units.finite(row["accuracy"]) and units.finite(base["accuracy"]):
+        loss = (base["accuracy"] - row["accuracy"]) * 100  # points, not a relative %
+    return Normalised(
+        row=row,
+        base=base,
+        accuracy_loss=loss,
+        sp=speedup.reduction(base["artifact__sp_bits"], row["artifact__sp_bits"]),
+        macs=speedup.reduction(base["artifact__macs"], row["artifact__macs"]),
+        latency=speedup.speedup(
+            base["latency_mean_ms"],
+            base["latency_ci95_ms"],
+            row["latency_mean_ms"],
+            row["latency_ci95_ms"],
+        ),
+        energy=speedup.reduction(base["energy_mj"], row["energy_mj"]),
+        file=speedup.reduction(base["artifact__file_size"], row["artifact__file_size"]),
+        gzip=speedup.reduction(base["artifact__gzip_size"], row["artifact__gzip_size"]),
+        size_verdict=speedup.size_verdict(
+            base["artifact__file_size"],
+            row["artifact__file_size"],
+            base["artifact__gzip_size"],
+            row["artifact__gzip_size"],
+        ),
+    )
+
+
+def normalised(results: QuerySet[Result]) -> tuple[list[Normalised], int, dict[int, PlanInfo]]:
+    """Every compressed result of ``results`` normalised to its baseline.
+
+    Returns:
+        The normalised rows, how many compressed results had no baseline in
+        ``results``, and the plans they use.
+    """
+    base = baselines(results)
+    compressed = rows(results.exclude(artifact__plan__canonical=BASELINE))
+    info = plans({r["artifact__plan_id"] for r in compressed})
+    out = [normalise(r, base[key(r)]) for r in compressed if key(r) in base]
+    return out, len(compressed) - len(out), info
+
+
+def result_row(result: Result) -> Row:
+    """One result as a ROW_FIELDS dict, for the pure helpers above."""
+    return Result.objects.filter(pk=result.pk).values(*ROW_FIELDS).get()

@@ -52,6 +52,16 @@ OP_METHOD = (
 
 
 def _maxrss_bytes() -> int:
+    # Linux keeps ru_maxrss across execve, so a child forked from a runner that
+    # holds TensorFlow would report the runner's peak; VmHWM belongs to this
+    # process image alone.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024)  # Linux reports KiB
 

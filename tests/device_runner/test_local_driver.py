@@ -185,3 +185,17 @@ def test_it_starts_the_child_without_keras_or_tensorflow() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_it_reports_the_childs_own_peak_memory_not_the_runners(
+    tiny_tflite: Path, tmp_path: Path
+) -> None:
+    # Linux carries ru_maxrss across fork+exec: a runner holding 600 MB would
+    # otherwise show up as every model's peak memory.
+    ballast = bytearray(600 * 1024 * 1024)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    driver = LocalDriver({"work_dir": str(tmp_path)})
+    prepared = driver.prepare(tiny_tflite)
+    result = driver.measure(prepared, 1, QUICK)
+    assert 0 < result["peak_memory_bytes"] < 400 * 1024 * 1024
+    del ballast

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,16 @@ from webapp.dashboard.analysis.explorer import X_METRICS, Y_METRICS
 
 pytestmark = pytest.mark.django_db
 CODES = ("W1f", "W3", "C2", "L3", "Cl", "Q-int8")
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright never downloads a browser here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 @pytest.fixture
@@ -106,9 +118,14 @@ def test_it_draws_each_device_front_as_a_line_through_the_table_rows(viewer):
     figure = embedded_json(body, "pareto-figure")
     lines = {t["name"]: t for t in figure["data"] if t["name"].startswith("front: ")}
     assert set(lines) == {f"front: {d.name}" for d in world["devices"]}
-    for trace in lines.values():
+    front = Result.objects.filter(pk__in=row_ids(body, "pareto-front")).select_related("device")
+    for device in world["devices"]:
+        trace = lines[f"front: {device.name}"]
         assert trace["line"]["shape"] == "hv"
-        assert trace["x"] == sorted(trace["x"])  # drawn by increasing latency
+        # Through this device's table rows, by increasing latency, accuracy in percent.
+        rows = sorted((r.latency_mean_ms, r.accuracy * 100) for r in front if r.device == device)
+        assert trace["x"] == pytest.approx([x for x, _ in rows])
+        assert trace["y"] == pytest.approx([y for _, y in rows])
     with_figures = [
         r for r in Result.objects.all() if r.latency_mean_ms is not None and r.accuracy is not None
     ]
@@ -242,3 +259,50 @@ def test_it_says_what_to_do_when_a_device_has_no_result(viewer):
 def test_it_needs_a_login(client):
     response = client.get("/pareto/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.fixture
+def async_unsafe_allowed():
+    """Playwright's sync API runs an event loop; let the test's ORM calls run beside it."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_the_front_in_a_real_browser(async_unsafe_allowed, live_server):
+    from django.contrib.auth.models import User
+    from playwright.sync_api import expect, sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: .ci/run installs Debian's chromium"
+    random_world(seed=11, devices=3, per_device=15)
+    User.objects.create_user("grace", password="hopper-1952")
+    expected = brute_force_front(Result.objects.select_related("artifact"), "latency", "accuracy")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(f"{live_server.url}/accounts/login/?next=/pareto/%3Fmax_latency%3D4")
+        page.fill("#id_username", "grace")
+        page.fill("#id_password", "hopper-1952")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url("**/pareto/?max_latency=4")
+        plot = page.locator('[data-figure="pareto-figure"]')
+        expect(plot).to_have_attribute("data-drawn", "true", timeout=15_000)
+        assert page.locator("[data-figure] .scatterlayer .trace").count() > 0
+        ids = page.locator("#pareto-front tbody tr").evaluate_all(
+            "rows => rows.map(r => Number(r.dataset.resultId))"
+        )
+        assert set(ids) == expected
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "pareto.png"), full_page=True)
+        # A click on a point opens its result (the handler analysis.js attaches to the plot).
+        first = ids[0]
+        plot.evaluate("(el, id) => el.emit('plotly_click', {points: [{customdata: [id]}]})", first)
+        page.wait_for_url(f"**/results/{first}/")
+        assert page.locator("h1").inner_text().startswith(f"Result {first}")
+        browser.close()

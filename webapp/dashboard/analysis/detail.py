@@ -13,7 +13,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 
 from measurements.models import Result
-from measurements.provenance import comparable
+from measurements.provenance import COMPARABLE_KEYS, comparable
 from webapp.dashboard.analysis import breakdown, queries, speedup, units
 from webapp.dashboard.analysis.breakdown import Breakdown, OpDiff, TypeDiff
 from webapp.dashboard.analysis.queries import Normalised, PlanInfo
@@ -36,7 +36,7 @@ class Detail:
     baseline_ops: Breakdown | None = None
     type_diffs: list[TypeDiff] = field(default_factory=list)
     op_diffs: list[OpDiff] = field(default_factory=list)
-    not_comparable: list[str] = field(default_factory=list)
+    not_comparable: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def steps(self) -> list[tuple[str, str, str, str]]:
@@ -96,7 +96,7 @@ def load(pk: int) -> Detail:
         page.baseline_ops = breakdown.parse(baseline.op_breakdown)
         page.type_diffs = breakdown.diff_types(page.ops, page.baseline_ops)
         page.op_diffs = breakdown.diff_ops(page.ops, page.baseline_ops)
-        page.not_comparable = comparable(result.provenance or {}, baseline.provenance or {})
+        page.not_comparable = differences(result.provenance, baseline.provenance)
     return page
 
 
@@ -150,6 +150,20 @@ def static_lines(r: Result) -> list[Line]:
         ("gzip -9 of the file", units.size(a.gzip_size), ""),
         ("Compression time", units.with_unit(a.compress_seconds, "s"), ""),
     ]
+
+
+def differences(mine: Any, theirs: Any) -> list[tuple[str, str, str]]:
+    """(key, this result's value, the baseline's) for each provenance key that differs.
+
+    Whether they differ is measurements.provenance.comparable's call; the values
+    are printed here without repr quotes, "—" for what was not recorded.
+    """
+    mine = mine if isinstance(mine, dict) else {}
+    theirs = theirs if isinstance(theirs, dict) else {}
+    if not comparable(mine, theirs):
+        return []
+    keys = [k for k in COMPARABLE_KEYS if mine.get(k) != theirs.get(k)]
+    return [(k, units.text(mine.get(k)), units.text(theirs.get(k))) for k in keys]
 
 
 def provenance_lines(provenance: Any) -> list[tuple[str, str]]:

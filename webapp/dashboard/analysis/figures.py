@@ -33,7 +33,10 @@ CATEGORY_COLOURS = {
     "combination": "#7f8c8d",
 }
 OTHER_COLOUR = "#95a5a6"
+FRONT_COLOUR = "#1d2330"
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "triangle-down", "star")
+MIN_HEIGHT = 360  # px, the .plot box's min-height in analysis.css
 WEBGL_ABOVE = 1500  # points; SVG scatter slows down past a few thousand
 BUDGET_FILL = "rgba(192, 57, 43, 0.08)"
 HOVER = (
@@ -110,7 +113,10 @@ def pareto(page: Explorer) -> Figure:
                 },
             }
         )
-    data += [_front_trace(page, device, xs, ys) for device in sorted(page.fronts)]
+    data += [
+        _front_trace(page, d, symbol[d], DASHES[i % len(DASHES)], xs, ys)
+        for i, d in enumerate(sorted(page.fronts))
+    ]
     data += [_device_key(device, symbol[device]) for device in devices]
     shapes, notes = _budget_shapes(page, xs, ys)
     title = axis_title(page.x, xs, page.points)
@@ -160,16 +166,23 @@ def _marker_sizes(page: Explorer) -> dict[int, float]:
     }
 
 
-def _front_trace(page: Explorer, device: str, xs: Scale, ys: Scale) -> dict[str, Any]:
+def _front_trace(page: Explorer, device: str, symbol: str, dash: str, xs: Scale, ys: Scale) -> dict:
     front = page.fronts[device]
     return {
         "type": "scatter",
-        "mode": "lines",
+        "mode": "lines+markers",
         "name": f"front: {device}",
         "legendgroup": "fronts",
         "legendgrouptitle": {"text": "Pareto front"},
         # The attainment staircase: between two front points the best reachable y is the left one's.
-        "line": {"shape": "hv", "width": 2},
+        "line": {"shape": "hv", "width": 2, "color": FRONT_COLOUR, "dash": dash},
+        # Front points ringed with their device's shape, so a one-point front still shows.
+        "marker": {
+            "symbol": f"{symbol}-open",
+            "size": 17,
+            "color": FRONT_COLOUR,
+            "line": {"width": 2},
+        },
         "x": [xs.of(p.row[page.x.field]) for p in front],
         "y": [ys.of(p.row[page.y.field]) for p in front],
         "hoverinfo": "skip",
@@ -268,8 +281,7 @@ def _accuracy_vs_sparsity(series: list[Series]) -> Figure:
         }
         for line in series
     ]
-    title = "Accuracy on the test split (%), evaluated on the host through the .tflite"
-    return {"data": data, "layout": layout(SPARSITY_TITLE, title)}
+    return {"data": data, "layout": layout(SPARSITY_TITLE, "Accuracy on the test split (%)")}
 
 
 def _size_vs_sparsity(series: list[Series]) -> Figure:
@@ -297,7 +309,7 @@ def _size_vs_sparsity(series: list[Series]) -> Figure:
             )
     return {
         "data": data,
-        "layout": layout(SPARSITY_TITLE, f"Model size ({scale.unit}, measured from the file)"),
+        "layout": layout(SPARSITY_TITLE, f"Model size ({scale.unit})"),
     }
 
 
@@ -323,7 +335,7 @@ def _latency_vs_threads(series: list[Series]) -> Figure:
     extra = {
         "xaxis": {**layout("", "")["xaxis"], "dtick": 1, "title": {"text": "Interpreter threads"}}
     }
-    return {"data": data, "layout": layout("", "Latency, mean (ms) ± 95 % CI, measured", **extra)}
+    return {"data": data, "layout": layout("", "Latency, mean (ms)", **extra)}
 
 
 def operators(page: Detail) -> Figure | None:
@@ -338,7 +350,7 @@ def operators(page: Detail) -> Figure | None:
     height = 120 + 28 * len(kinds) * (2 if base else 1)
     extra = {
         "barmode": "group",
-        "height": min(height, 900),
+        "height": min(max(height, MIN_HEIGHT), 900),
         "margin": {"l": 160, "r": 20, "t": 20, "b": 50},
     }
     return {"data": data, "layout": layout("Time per operator type (ms)", "", **extra)}

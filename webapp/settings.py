@@ -7,6 +7,7 @@ a lab sets DATABASE_URL (PostgreSQL) and REDIS_URL (channels-redis).
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from webapp.env import (
@@ -78,6 +79,10 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'compresso.sqlite3'}")
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: tests start runjobs processes that must see the test database.
+    # One per test process, so two test runs on one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-compresso-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")

@@ -7,7 +7,7 @@ all rows in one transaction. A file with any bad row is refused whole.
 
 Columns: ``device`` and ``model`` (names of existing rows), ``plan`` (a plan's
 text; stored in canonical form), optional ``threads`` and ``source_label``, and
-any subset of the figures in ``FIGURES`` (units as in measurements.models).
+any subset of the figures in ``measurements.figures.FIGURES``.
 The identifying columns an export adds (``dataset``, ``techniques``, …) are
 accepted and ignored, so an exported file imports back. Rows are numbered from
 1, the header not counted.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +28,21 @@ import pandas as pd
 from django.db import transaction
 
 from measurements.actions import get_or_create_plan
+from measurements.figures import (
+    FIGURES,
+    MAX_SMALL_INT,
+    MEASURES,
+    as_text,
+    has_nul,
+    parse_count,
+    parse_figure,
+)
 from measurements.models import Artifact, Device, DNNModel, Result
 
 # Import files are read whole to validate every row before writing: keep them bounded.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_PROBLEMS_LISTED = 200
 IMPORTED_METHOD = "not stated (imported)"
-# Database limits that SQLite does not enforce but PostgreSQL does.
-MAX_SMALL_INT = 32767
-MAX_INT = 2147483647
-MAX_BIG_INT = 9223372036854775807
-
 REQUIRED_COLUMNS = ("device", "model", "plan")
 OPTIONAL_COLUMNS = ("threads", "source_label")
 # Columns an export writes that identify or describe rather than measure: ignored here.
@@ -62,53 +65,6 @@ IGNORED_COLUMNS = frozenset(
         "gzip_size",
     }
 )
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One importable Result field and the values it accepts.
-
-    Attributes:
-        name: the column name, equal to the Result field.
-        kind: "ms" (non-negative float), "fraction" (0..1), "count" (integer
-            >= 0), "flag" (boolean), "text" or "breakdown" (op type -> ms).
-        limit: the largest count, or the longest text.
-    """
-
-    name: str
-    kind: str
-    limit: int = 0
-
-
-FIGURES: dict[str, Figure] = {
-    f.name: f
-    for f in (
-        Figure("latency_mean_ms", "ms"),
-        Figure("latency_median_ms", "ms"),
-        Figure("latency_p90_ms", "ms"),
-        Figure("latency_std_ms", "ms"),
-        Figure("latency_ci95_ms", "ms"),
-        Figure("runs", "count", MAX_INT),
-        Figure("stop_reason", "text", 20),
-        Figure("stable", "flag"),
-        Figure("init_ms", "ms"),
-        Figure("first_inference_ms", "ms"),
-        Figure("energy_mj", "ms"),  # same rule as a latency: a non-negative float
-        Figure("energy_measured", "flag"),
-        Figure("energy_method", "text", 100),
-        Figure("avg_power_w", "ms"),
-        Figure("peak_memory_bytes", "count", MAX_BIG_INT),
-        Figure("op_breakdown", "breakdown"),
-        Figure("op_breakdown_method", "text", 100),
-        Figure("accuracy", "fraction"),
-        Figure("precision", "fraction"),
-        Figure("recall", "fraction"),
-        Figure("f1", "fraction"),
-        Figure("accuracy_method", "text", 100),
-    )
-}
-# A row must carry at least one of these to be worth storing.
-MEASURES = tuple(name for name, f in FIGURES.items() if f.kind in ("ms", "fraction", "count"))
 
 
 @dataclass(frozen=True)
@@ -193,17 +149,6 @@ def read_rows(data: bytes, file_format: str) -> list[dict[str, Any]]:
     return rows
 
 
-def has_nul(value: Any) -> bool:
-    """Whether text anywhere in ``value`` (nested lists and dicts too) holds a NUL."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(item) for item in value)
-    return False
-
-
 def _read_csv(data: bytes) -> list[dict[str, Any]]:
     # Every value as text: numbers are parsed (and checked) here, not guessed by pandas.
     frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
@@ -234,20 +179,20 @@ def validate_rows(rows: list[dict[str, Any]], source_label: str = "") -> list[Va
     problems = _check_columns(rows)
     if problems:
         raise ImportRefused(problems)
-    models = DNNModel.objects.in_bulk({_text(r.get("model")) for r in rows}, field_name="name")
-    devices = Device.objects.in_bulk({_text(r.get("device")) for r in rows}, field_name="name")
-    plan_problems = _check_plans({_text(r.get("plan")) for r in rows})
+    models = DNNModel.objects.in_bulk({as_text(r.get("model")) for r in rows}, field_name="name")
+    devices = Device.objects.in_bulk({as_text(r.get("device")) for r in rows}, field_name="name")
+    plan_problems = _check_plans({as_text(r.get("plan")) for r in rows})
     valid = []
     for number, row in enumerate(rows, start=1):
         found: list[Problem] = []
         report = _reporter(number, found)
         model = _lookup(models, row, "model", report)
         device = _lookup(devices, row, "device", report)
-        plan_text = _text(row.get("plan"))
+        plan_text = as_text(row.get("plan"))
         if plan_text in plan_problems:
             report("plan", plan_problems[plan_text])
         threads = _threads(row.get("threads"), report)
-        label = _text(row.get("source_label")) or source_label.strip()
+        label = as_text(row.get("source_label")) or source_label.strip()
         if not label:
             report("source_label", "Say where the row comes from (column or form field).")
         elif len(label) > 200:
@@ -296,14 +241,8 @@ def _reporter(number: int, found: list[Problem]) -> Callable[[str, str], None]:
     return lambda column, message: found.append(Problem(number, column, message))
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
 def _lookup(rows: dict[str, Any], row: dict[str, Any], column: str, report: Callable) -> Any:
-    name = _text(row.get(column))
+    name = as_text(row.get(column))
     if not name:
         report(column, f"Missing: give the {column}'s name.")
     elif name not in rows:
@@ -312,10 +251,10 @@ def _lookup(rows: dict[str, Any], row: dict[str, Any], column: str, report: Call
 
 
 def _threads(value: Any, report: Callable[[str, str], None]) -> int:
-    if _text(value) == "":
+    if as_text(value) == "":
         return 1
     try:
-        threads = _count(value, MAX_SMALL_INT)
+        threads = parse_count(value, MAX_SMALL_INT)
     except ValueError as exc:
         report("threads", str(exc))
         return 1
@@ -331,88 +270,12 @@ def _figures(row: dict[str, Any], report: Callable[[str, str], None]) -> dict[st
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
-            figures[name] = PARSERS[figure.kind](value, figure.limit)
+            figures[name] = parse_figure(figure, value)
         except ValueError as exc:
             report(name, str(exc))
-    if not any(name in row and _text(row[name]) for name in MEASURES):
+    if not any(name in row and as_text(row[name]) for name in MEASURES):
         report("figures", f"No figure given; give at least one of {', '.join(MEASURES)}.")
     return figures
-
-
-def _number(value: Any, _limit: int = 0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"Not a number. Received: {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"Not a number. Received: {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"Must be finite. Received: {value!r}")
-    return number
-
-
-def _non_negative(value: Any, limit: int = 0) -> float:
-    number = _number(value)
-    if number < 0:
-        raise ValueError(f"Must be >= 0. Received: {value!r}")
-    return number
-
-
-def _fraction(value: Any, limit: int = 0) -> float:
-    number = _number(value)
-    if not 0 <= number <= 1:
-        raise ValueError(f"Must be a fraction in 0..1. Received: {value!r}")
-    return number
-
-
-def _count(value: Any, limit: int) -> int:
-    number = _number(value)
-    if not number.is_integer() or not 0 <= number <= limit:
-        raise ValueError(f"Must be a whole number in 0..{limit}. Received: {value!r}")
-    # Exact for text of any length (a float would round integers above 2**53).
-    return int(value) if isinstance(value, int) or str(value).strip().isdigit() else int(number)
-
-
-def _flag(value: Any, _limit: int = 0) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value).lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ValueError(f"Must be true or false. Received: {value!r}")
-
-
-def _free_text(value: Any, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"Must be text. Received: {value!r}")
-    if len(value.strip()) > limit:
-        raise ValueError(f"At most {limit} characters. Received: {len(value.strip())}")
-    return value.strip()
-
-
-def _breakdown(value: Any, _limit: int = 0) -> dict[str, float]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(
-                f"Must be a JSON object of op type -> ms. Received: {value!r}"
-            ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"Must be an object of op type -> ms. Received: {value!r}")
-    return {str(op): _non_negative(ms) for op, ms in value.items()}
-
-
-PARSERS: dict[str, Callable[[Any, int], Any]] = {
-    "ms": _non_negative,
-    "fraction": _fraction,
-    "count": _count,
-    "flag": _flag,
-    "text": _free_text,
-    "breakdown": _breakdown,
-}
 
 
 def write_rows(rows: list[ValidRow]) -> list[Result]:

@@ -43,7 +43,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from measurements.imports import FIGURES
+from measurements.figures import FIGURES
 from measurements.models import Plan, Result
 from webapp.api import filters
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
@@ -68,7 +68,7 @@ class Column:
     kind: str
 
 
-_FIGURE_KIND = {"ms": "float", "fraction": "float", "count": "int", "flag": "bool"}
+_FIGURE_KIND = {"non_negative": "float", "fraction": "float", "count": "int", "flag": "bool"}
 _FIGURE_KIND.update({"text": "text", "breakdown": "json"})
 COLUMNS: tuple[Column, ...] = (
     Column("id", "pk", "int"),

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from measurements.imports import MAX_PROBLEMS_LISTED, ImportRefused, import_results
-from webapp.api import serializers as s
+from webapp.api import inputs
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 # File name ending -> the reader measurements.imports uses.
@@ -31,17 +31,17 @@ class ResultImportView(APIView):
 
     @extend_schema(
         operation_id="results_import",
-        request={"multipart/form-data": s.ImportUploadSerializer},
+        request={"multipart/form-data": inputs.ImportUploadSerializer},
         responses={
-            201: s.ImportedSerializer,
+            201: inputs.ImportedSerializer,
             400: OpenApiResponse(
-                s.ImportRefusedSerializer,
+                inputs.ImportRefusedSerializer,
                 description="Refused whole: every problem by row number; nothing was written.",
             ),
         },
     )
     def post(self, request: Request) -> Response:
-        form = s.ImportUploadSerializer(data=request.data)
+        form = inputs.ImportUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
         file_format = file_format_of(upload.name, getattr(upload, "content_type", ""))

@@ -25,14 +25,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
-from webapp.api import filters
+from webapp.api import filters, inputs
 from webapp.api import serializers as s
 from webapp.api.pagination import Pagination
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The body names what is wrong.")
-NOT_FOUND = OpenApiResponse(s.DetailSerializer, description="No such row (or page).")
-CONFLICT = OpenApiResponse(s.DetailSerializer, description="The row's state does not allow it.")
+NOT_FOUND = OpenApiResponse(inputs.DetailSerializer, description="No such row (or page).")
+CONFLICT = OpenApiResponse(
+    inputs.DetailSerializer, description="The row's state does not allow it."
+)
 
 
 def listing(
@@ -100,7 +102,8 @@ class DestroyMixin:
     list=listing(filters.DATASET_PARAMS, filters.DATASET_ORDERING, s.DatasetSerializer),
     retrieve=showing(s.DatasetSerializer),
     create=extend_schema(
-        request=s.DatasetCreateSerializer, responses={201: s.DatasetSerializer, 400: BAD_REQUEST}
+        request=inputs.DatasetCreateSerializer,
+        responses={201: s.DatasetSerializer, 400: BAD_REQUEST},
     ),
     destroy=deleting("dataset (refused while models use it)"),
 )
@@ -115,7 +118,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
     def create(self, request: Request) -> Response:
         from measurements.actions import register_dataset
 
-        form = s.DatasetCreateSerializer(data=request.data)
+        form = inputs.DatasetCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         if Dataset.objects.filter(name=data["name"]).exists():
@@ -131,7 +134,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
     list=listing(filters.MODEL_PARAMS, filters.MODEL_ORDERING, s.DNNModelSerializer),
     retrieve=showing(s.DNNModelSerializer),
     create=extend_schema(
-        request={"multipart/form-data": s.DNNModelUploadSerializer},
+        request={"multipart/form-data": inputs.DNNModelUploadSerializer},
         responses={201: s.DNNModelSerializer, 400: BAD_REQUEST},
     ),
     destroy=deleting("model with its artifacts, jobs and results"),
@@ -147,7 +150,7 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
     def create(self, request: Request) -> Response:
         from measurements.actions import register_model_file
 
-        form = s.DNNModelUploadSerializer(data=request.data)
+        form = inputs.DNNModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         with tempfile.TemporaryDirectory() as tmp:
@@ -240,7 +243,8 @@ class DeviceViewSet(
     list=listing(filters.JOB_PARAMS, filters.JOB_ORDERING, s.JobSerializer),
     retrieve=showing(s.JobDetailSerializer),
     create=extend_schema(
-        request=s.JobQueueSerializer, responses={201: s.QueuedSerializer, 400: BAD_REQUEST}
+        request=inputs.JobQueueSerializer,
+        responses={201: inputs.QueuedSerializer, 400: BAD_REQUEST},
     ),
     cancel=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
     retry=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
@@ -261,7 +265,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMixin,
     def create(self, request: Request) -> Response:
         from measurements.actions import queue_jobs
 
-        form = s.JobQueueSerializer(data=request.data)
+        form = inputs.JobQueueSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         models = list({m.pk: m for m in data["models"]}.values())

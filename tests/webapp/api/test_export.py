@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.http import StreamingHttpResponse
 
-from measurements.imports import FIGURES
+from measurements.figures import FIGURES
 from measurements.models import Result
 from webapp.api import export
 

@@ -190,3 +190,38 @@ def test_it_refuses_a_nul_character_postgresql_could_not_store(signed_in, world)
     assert response.status_code == 400
     assert response.json()["errors"][0]["column"] == "stop_reason"
     assert Result.objects.count() == 4
+
+
+def test_it_keeps_large_counts_exact_and_reads_flags_and_whole_floats(signed_in, world):
+    text = (
+        "device,model,plan,runs,peak_memory_bytes,stable,energy_measured,energy_mj\n"
+        "laptop,lenet,baseline,120.0,9007199254740993,no,YES,1e-3\n"
+    )
+    response = upload(signed_in, "counts.csv", text)
+    assert response.status_code == 201, response.content
+    result = Result.objects.get(pk=response.json()["ids"][0])
+    assert result.peak_memory_bytes == 2**53 + 1  # a float would have rounded it
+    assert (result.runs, result.stable, result.energy_measured) == (120, False, True)
+    assert result.energy_mj == 0.001
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("latency_mean_ms", "inf"),
+        ("latency_mean_ms", "nan"),
+        ("runs", "2.5"),
+        ("runs", "-1"),
+        ("peak_memory_bytes", "99999999999999999999"),
+        ("stable", "maybe"),
+        ("f1", "1.0000001"),
+        ("op_breakdown", '{"CONV_2D": -1}'),
+        ("stop_reason", "x" * 21),
+    ],
+)
+def test_it_refuses_each_kind_of_bad_figure(signed_in, world, column, value):
+    text = f"device,model,plan,latency_p90_ms,{column}\nlaptop,lenet,baseline,1.0,{value}\n"
+    response = upload(signed_in, "bad.csv", text)
+    assert response.status_code == 400
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(1, column)]
+    assert Result.objects.count() == 4

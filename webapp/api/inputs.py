@@ -1,0 +1,149 @@
+"""What the write endpoints accept, and the shapes of their answers.
+
+Plans are parsed with the compression library (TensorFlow), imported inside
+the validator that needs it, never at module import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from measurements.models import Dataset, Device, DNNModel
+
+# A queue request larger than this is almost surely a mistake (and would block the queue).
+MAX_JOBS_PER_REQUEST = 10_000
+MAX_THREADS = 256
+
+
+class DatasetCreateSerializer(serializers.Serializer):
+    """Register a dataset by loader: it is loaded once to record its shape and splits."""
+
+    name = serializers.CharField(max_length=100)
+    source = serializers.ChoiceField(choices=Dataset.Source.choices)
+    options = serializers.DictField(
+        required=False, default=dict, help_text="Loader options: path, name, seed, resize_to."
+    )
+
+
+class DNNModelUploadSerializer(serializers.Serializer):
+    """A trained .keras file; it is loaded in Keras safe mode before it is stored."""
+
+    file = serializers.FileField(help_text="The trained .keras file.")
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    name = serializers.CharField(max_length=100)
+    architecture = serializers.CharField(max_length=100)
+    is_baseline = serializers.BooleanField(default=True)
+
+    def validate_name(self, name: str) -> str:
+        if DNNModel.objects.filter(name=name).exists():
+            raise serializers.ValidationError(f"A model called {name!r} exists already.")
+        return name
+
+    def validate_file(self, upload: Any) -> Any:
+        limit = settings.MAX_MODEL_UPLOAD_BYTES
+        if upload.size > limit:
+            raise serializers.ValidationError(
+                f"The file is {upload.size} bytes; the limit is {limit} (MAX_MODEL_UPLOAD_BYTES)."
+            )
+        if not upload.name.endswith(".keras"):
+            raise serializers.ValidationError(f"Expected a .keras file. Received: {upload.name!r}")
+        return upload
+
+
+class JobQueueSerializer(serializers.Serializer):
+    """Models x plans x devices x thread counts; combinations already queued or done are skipped."""
+
+    models = serializers.PrimaryKeyRelatedField(
+        queryset=DNNModel.objects.all(), many=True, allow_empty=False
+    )
+    plans = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        allow_empty=False,
+        help_text="Plan texts, e.g. 'baseline', 'W3(s=0.6)@fc1,fc2 + Q-int8'.",
+    )
+    devices = serializers.PrimaryKeyRelatedField(
+        queryset=Device.objects.all(), many=True, allow_empty=False
+    )
+    threads = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_THREADS),
+        default=[1],
+        allow_empty=False,
+    )
+    protocol = serializers.DictField(
+        required=False, default=dict, help_text="Measurement protocol overrides."
+    )
+
+    def validate_plans(self, texts: list[str]) -> list[str]:
+        from compression.plan import Plan as CompressionPlan
+
+        problems = []
+        for text in texts:
+            try:
+                CompressionPlan.parse(text)
+            except ValueError as exc:  # PlanSyntaxError, UnknownTechniqueError, bad value
+                problems.append(f"Plan {text!r}: {exc}")
+        if problems:
+            raise serializers.ValidationError(problems)
+        return texts
+
+    def validate_protocol(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        from measurements.protocol import ProtocolConfig
+
+        unknown = sorted(set(overrides) - set(ProtocolConfig.param_names))
+        if unknown:
+            known = ", ".join(ProtocolConfig.param_names)
+            raise serializers.ValidationError(f"Unknown setting {unknown[0]!r}. Known: {known}.")
+        try:
+            ProtocolConfig(**overrides)
+        except (TypeError, ValueError) as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return overrides
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        count = len(attrs["models"]) * len(attrs["plans"]) * len(attrs["devices"])
+        count *= len(attrs["threads"])
+        if count > MAX_JOBS_PER_REQUEST:
+            raise serializers.ValidationError(
+                f"{count} combinations; at most {MAX_JOBS_PER_REQUEST} per request."
+            )
+        return attrs
+
+
+class QueuedSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Jobs queued now.")
+    skipped = serializers.IntegerField(help_text="Combinations already queued or done.")
+    ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ImportedSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, JSON array, or JSON Lines (.csv/.json/.jsonl).")
+    source_label = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Where the rows come from, for rows without a source_label column value.",
+    )
+
+
+class ProblemSerializer(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True, help_text="1 = first data row; null: file.")
+    column = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = ProblemSerializer(many=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

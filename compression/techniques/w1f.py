@@ -45,7 +45,9 @@ def rank_for(code: str, layer_name: str, k: int | None, n: int, m: int, divisor:
     Args:
         code: technique code, for the message.
         layer_name: the layer, for the message.
-        k: the asked rank, or ``None`` for ``max(1, m // divisor)``.
+        k: the asked rank, or ``None`` for the card's ``m // divisor`` capped at
+            ``n // 2``: on a layer with a narrow input (AlexNet-13's fc1 is
+            32 -> 512 at 8x8 inputs) m/12 would not shrink the layer at all.
         n: the layer's input size (for convolutions, kh*kw*Cin).
         m: the layer's output size.
         divisor: the default rule's divisor.
@@ -53,7 +55,7 @@ def rank_for(code: str, layer_name: str, k: int | None, n: int, m: int, divisor:
     Raises:
         NotApplicableError: k is not smaller than both n and m.
     """
-    rank = max(1, m // divisor) if k is None else k
+    rank = max(1, min(m // divisor, n // 2)) if k is None else k
     if rank >= m or rank >= n:
         raise NotApplicableError(
             f"{code} needs k smaller than both sides of layer {layer_name!r} ({n} x {m}); "

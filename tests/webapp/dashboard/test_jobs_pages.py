@@ -80,13 +80,17 @@ def test_it_links_a_succeeded_job_to_its_result(logged_in):
 
 def test_it_offers_every_model_device_technique_and_the_sweep(logged_in, catalogue):
     model = make_model(name="lenet-x")
-    make_device(name="tx2")
+    make_model(name="lenet-y")
+    device = make_device(name="tx2")
     body = logged_in.get(f"{NEW}?models={model.pk}&techniques=Ps").content.decode()
     sweep = len(actions.standard_sweep_texts())
     assert f'data-sweep-count="{sweep}"' in body and f"Standard sweep ({sweep} plans)" in body
     assert "lenet-x" in body and "tx2" in body
     assert re.search(r'name="techniques" value="Ps"[^>]*checked', body)
-    assert re.search(rf'name="models" value="{model.pk}"[^>]*checked', body)
+    assert re.findall(r'name="models" value="(\d+)"[^>]*checked', body) == [str(model.pk)]
+    # The only device has nothing to choose from: it comes ticked.
+    assert re.search(rf'name="devices" value="{device.pk}"[^>]*checked', body)
+    assert "lenet-x · digits-" in body and "61,706 parameters" in body
 
 
 def test_it_previews_the_exact_count_without_queueing(logged_in, catalogue):

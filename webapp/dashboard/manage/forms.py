@@ -137,6 +137,7 @@ class DeviceForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in ("cache_mb", "idle_power_w"):
             self.fields[name].validators.append(MinValueValidator(0))
+        self.fields["kind"].initial = Device.Kind.LOCAL
 
     def clean_settings(self) -> dict[str, Any]:
         value = self.cleaned_data.get("settings")
@@ -178,10 +179,17 @@ class ThreadsField(forms.CharField):
         return sorted({int(p) for p in parts})
 
 
+class ModelChoices(forms.ModelMultipleChoiceField):
+    """Models as checkboxes labelled with their dataset and size."""
+
+    def label_from_instance(self, obj: DNNModel) -> str:
+        return f"{obj.name} · {obj.dataset.name} · {obj.param_count:,} parameters"
+
+
 class JobRequestForm(forms.Form):
     """Models x plans x devices x thread counts, with optional protocol overrides."""
 
-    models = forms.ModelMultipleChoiceField(
+    models = ModelChoices(
         queryset=DNNModel.objects.select_related("dataset"), widget=forms.CheckboxSelectMultiple
     )
     standard_sweep = forms.BooleanField(

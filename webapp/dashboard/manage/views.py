@@ -248,16 +248,16 @@ def _queue(request: HttpRequest, form: JobRequestForm) -> HttpResponse:
 
 
 def _job_initial(request: HttpRequest) -> dict:
-    """Pre-selections from links such as /jobs/new/?models=3&techniques=W3."""
-    ids = [v for v in request.GET.getlist("models") + request.GET.getlist("devices") if v]
-    if not all(v.isdigit() for v in ids):
-        return {}
-    return {
-        "models": request.GET.getlist("models"),
-        "devices": request.GET.getlist("devices")
-        or list(Device.objects.values_list("pk", flat=True)[:1]),
-        "techniques": request.GET.getlist("techniques"),
-    }
+    """Pre-selections from links such as /jobs/new/?models=3&techniques=W3.
+
+    With a single model or device there is nothing to choose: it is ticked.
+    """
+    initial: dict[str, list] = {"techniques": request.GET.getlist("techniques")}
+    for name, rows in (("models", DNNModel.objects), ("devices", Device.objects)):
+        given = [v for v in request.GET.getlist(name) if v.isdigit()]
+        only = list(rows.values_list("pk", flat=True)[:2])
+        initial[name] = given or (only if len(only) == 1 else [])
+    return initial
 
 
 def _job_form_context(form: JobRequestForm, preview=None) -> dict:

@@ -7,6 +7,8 @@
 // status, progress, stage, error, attempts, log_tail} on connect and on every change,
 // and {"event": "progress", progress, stage, line} as a runner broadcasts. A dropped
 // socket reconnects with exponential backoff; a job that ended closes its socket.
+// Each socket costs the server a poll a second, so a page watches at most MAX_WATCHED
+// jobs: running ones first, then queued ones in the order a runner will take them.
 (function () {
   "use strict";
 
@@ -14,6 +16,7 @@
   const NOT_FOUND = 4404; // the consumer's close code for a job that does not exist
   const MIN_DELAY_MS = 1000;
   const MAX_DELAY_MS = 30000;
+  const MAX_WATCHED = 20;
 
   function socketUrl(jobId) {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -125,7 +128,11 @@
       if (!byJob.has(id)) byJob.set(id, []);
       byJob.get(id).push(scope);
     }
-    byJob.forEach((scopes, id) => watch(id, scopes));
+    const running = (scopes) => scopes.some((scope) => scope.dataset.status === "running");
+    const ids = Array.from(byJob.keys()).sort(
+      (a, b) => running(byJob.get(b)) - running(byJob.get(a)) || Number(a) - Number(b)
+    );
+    for (const id of ids.slice(0, MAX_WATCHED)) watch(id, byJob.get(id));
   }
 
   if (document.readyState === "loading") {

@@ -181,6 +181,31 @@ def test_it_refuses_a_file_over_the_size_limit_before_storing_it(logged_in, kera
 
 
 @pytest.mark.parametrize(
+    ("shape", "classes", "problem"),
+    [
+        ([28, 28, 1], 10, "tiny.keras takes inputs of shape 8×8×1 but dataset mnist has samples"),
+        ([8, 8, 1], 100, "tiny.keras outputs 10 values per sample but dataset mnist has 100"),
+    ],
+)
+def test_it_refuses_a_model_that_does_not_fit_the_dataset(
+    logged_in, keras_files, settings, shape, classes, problem
+):
+    dataset = make_dataset(name="mnist", input_shape=shape, num_classes=classes)
+    response = logged_in.post(
+        UPLOAD,
+        {
+            "file": upload_file(keras_files["tiny"]),
+            "name": "misfit",
+            "architecture": "x",
+            "dataset": str(dataset.pk),
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 400 and problem in body
+    assert not DNNModel.objects.exists() and stored_files(settings) == []
+
+
+@pytest.mark.parametrize(
     ("name", "file_name", "problem"),
     [
         ("../escape", "ok.keras", "Letters, digits"),

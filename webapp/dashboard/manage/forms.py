@@ -41,7 +41,7 @@ class ModelUploadForm(forms.Form):
         choices = [(str(row.pk), dataset_label(row)) for row in rows]
         if not any(row.name == "digits" for row in rows):
             choices.append(
-                (BUNDLED_CHOICE, "digits (bundled scikit-learn digits, 8×8×1, 10 classes)")
+                (BUNDLED_CHOICE, "digits · bundled scikit-learn digits · 8×8×1 · 10 classes")
             )
         self.fields["dataset"].choices = choices
 
@@ -88,7 +88,7 @@ class ModelUploadForm(forms.Form):
 
 def dataset_label(row: Dataset) -> str:
     shape = "×".join(str(n) for n in row.input_shape)
-    return f"{row.name} ({row.get_source_display()}, {shape}, {row.num_classes} classes)"
+    return f"{row.name} · {row.get_source_display()} · {shape} · {row.num_classes} classes"
 
 
 class DeviceForm(forms.ModelForm):

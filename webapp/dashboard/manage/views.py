@@ -50,7 +50,9 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 def _back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     """Redirect to the form's ``next`` when it is a local URL, else to ``default``."""
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    if not url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         target = default
     return redirect(target)
 

@@ -221,12 +221,17 @@ def test_it_uploads_queues_a_sweep_and_streams_progress(
     expect(bar).to_have_attribute("aria-valuenow", "0")
     expect(page.locator('#job [data-job-field="connection"]')).to_have_class("live-dot live")
     page.evaluate("window.__sameDocument = true")
+    overview = page.context.new_page()  # the overview's row for the job moves too
+    overview.goto(f"{base}/")
+    overview_bar = overview.locator(f'tr[data-job-id="{first.pk}"] [data-job-field="bar"]')
+    expect(overview_bar).to_have_attribute("aria-valuenow", "0")
     claimed = Job.claim("browser-runner", [device.pk], lease_seconds=60)
     assert claimed.pk == first.pk
     assert claimed.report("browser-runner", 0.4, "measuring", "timed run 7")
     expect(bar).to_have_attribute("aria-valuenow", "40", timeout=15_000)
     expect(page.locator('#job [data-job-field="status"]')).to_have_text("running")
     expect(page.locator('#job [data-job-field="log"]')).to_contain_text("timed run 7")
+    expect(overview_bar).to_have_attribute("aria-valuenow", "40", timeout=15_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "job-live-progress.png"), full_page=True)
     claimed.fail("browser-runner", "DriverError: the board went away", retryable=False)

@@ -122,11 +122,9 @@ def export_plan(model: keras.Model, plan: Plan, dataset: Dataset) -> bytes:
     ``samples``); a plan without one exports float32.
     """
     step = plan.export_step
-    exporter = getattr(step.technique(), "export_tflite", None) if step else None
-    if exporter is not None:
-        return exporter(model, dataset)
-    # A quantizer without its own exporter: the export mode alone decides.
-    return to_tflite(model, plan.export_mode, dataset.representative_sample())
+    if step is None:
+        return to_tflite(model, "float32")
+    return step.technique().export_tflite(model, dataset)
 
 
 def _as_plan(plan: Plan | str) -> Plan:

@@ -210,7 +210,9 @@ def apply_plan(
     current = model if plan.steps else copy_model(model)
     for number, step in enumerate(plan.steps, start=1):
         try:
-            current = step.technique().apply(current, step.targets or None, data, fine_tune)
+            technique = step.technique()
+            budget = technique.budget_for(fine_tune)
+            current = technique.apply(current, step.targets or None, data, budget)
         except Exception as error:
             wrapped = _step_failure(error, number, step)
             if wrapped is error:

@@ -9,6 +9,7 @@ A technique is a small configurable object: its parameters are validated in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import keras
@@ -51,6 +52,10 @@ class Technique:
     needs_data: ClassVar[bool] = False
     # Parameter sets the standard sweep measures; ({},) means the defaults only.
     sweep: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    # Techniques that train new weights from scratch (a student, a new head) need
+    # more than the few epochs that re-tune a compressed layer: a plan's budget is
+    # raised to this many epochs for them (unless it is 0: no fine-tuning at all).
+    min_fine_tune_epochs: ClassVar[int] = 0
 
     def get_config(self) -> dict[str, Any]:
         """Parameters as a JSON-serialisable dict."""
@@ -97,6 +102,21 @@ class Technique:
             A new ``keras.Model``.
         """
         raise NotImplementedError
+
+    def budget_for(self, fine_tune: FineTune | None) -> FineTune | None:
+        """The fine-tuning budget this technique gets from a plan's ``fine_tune``."""
+        if fine_tune is None or fine_tune.epochs == 0:
+            return fine_tune
+        return replace(fine_tune, epochs=max(fine_tune.epochs, self.min_fine_tune_epochs))
+
+    def export_tflite(self, model: keras.Model, data: Dataset | None = None) -> bytes:
+        """The ``.tflite`` bytes of a model this technique produced, in its export mode.
+
+        Quantization techniques override this to calibrate on ``data``.
+        """
+        from compression.export import to_tflite
+
+        return to_tflite(model, self.export_mode or "float32")
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -156,6 +156,7 @@ class KD(Technique):
     """Hinton et al.'s distillation of the model into a narrower copy of itself."""
 
     code = "KD"
+    min_fine_tune_epochs = 15
     name = "Knowledge distillation"
     category = "distillation"
     applies_to = "model"

@@ -32,6 +32,7 @@ class L1(Technique):
     """Fire module (squeeze 1x1, expand 1x1 + 3x3) replacing conv layers."""
 
     code = "L1"
+    min_fine_tune_epochs = 6
     name = "Fire module"
     category = "layer architecture"
     applies_to = "conv"

@@ -66,6 +66,7 @@ class L3(Technique):
     """Global-average-pooling head replacing the Flatten + Dense head."""
 
     code = "L3"
+    min_fine_tune_epochs = 8
     name = "Global average pooling head"
     category = "layer architecture"
     applies_to = "fc"

@@ -72,6 +72,7 @@ class W1c(Technique):
     """Truncated-SVD factorization of convolution layers."""
 
     code = "W1c"
+    min_fine_tune_epochs = 4
     name = "SVD factorization of convolutions"
     category = "weight factorization"
     applies_to = "conv"

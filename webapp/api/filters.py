@@ -160,6 +160,19 @@ def texts(name: str, lookup: str, what: str) -> Param:
     return Param(name, parse_text, _in(lookup), what, TEXT)
 
 
+def flag(name: str, field: str, what: str) -> Param:
+    """``?name=true|false``: rows whose boolean ``field`` has that value."""
+    return Param(
+        name, parse_bool, lambda v: Q(**{field: v[0]}), what, {"type": "boolean"}, many=False
+    )
+
+
+def thread_counts(lookup: str = "num_threads") -> Param:
+    """``?threads=1,4``: rows measured at any of these thread counts."""
+    schema = {"type": "integer", "minimum": 1, "maximum": 32767}
+    return Param("threads", parse_count, _in(lookup), "Thread count(s).", schema)
+
+
 def created_range(lookup: str = "created_at") -> list[Param]:
     """``created_after`` / ``created_before`` (inclusive; a bare date covers its day)."""
     schema = {"type": "string", "format": "date-time"}
@@ -286,14 +299,7 @@ DATASET_PARAMS = [
 MODEL_PARAMS = [
     ids("dataset", "dataset_id", "Dataset"),
     texts("architecture", "architecture", "Architecture family name(s), e.g. lenet."),
-    Param(
-        "baseline",
-        parse_bool,
-        lambda v: Q(is_baseline=v[0]),
-        "Baselines only.",
-        {"type": "boolean"},
-        many=False,
-    ),
+    flag("baseline", "is_baseline", "true: baselines only; false: derived models only."),
     *created_range(),
 ]
 TECHNIQUE_PARAMS = [
@@ -311,14 +317,7 @@ ARTIFACT_PARAMS = [
 ]
 DEVICE_PARAMS = [
     choices("kind", "kind", Device.Kind.values, "Device kind(s)."),
-    Param(
-        "online",
-        parse_bool,
-        lambda v: Q(online=v[0]),
-        "Online devices only.",
-        {"type": "boolean"},
-        many=False,
-    ),
+    flag("online", "online", "true: online devices only; false: offline ones."),
     *created_range(),
 ]
 JOB_PARAMS = [
@@ -329,13 +328,7 @@ JOB_PARAMS = [
     ids("device", "device_id", "Device"),
     *technique_params("artifact__plan"),
     choices("status", "status", Job.Status.values, "Job status(es)."),
-    Param(
-        "threads",
-        parse_count,
-        _in("num_threads"),
-        "Thread count(s).",
-        {"type": "integer", "minimum": 1, "maximum": 32767},
-    ),
+    thread_counts(),
     *created_range(),
 ]
 RESULT_PARAMS = [
@@ -348,13 +341,7 @@ RESULT_PARAMS = [
     choices("status", "job__status", Job.Status.values, "Status(es) of the measuring job."),
     choices("source", "source", Result.Source.values, "measured and/or imported."),
     texts("source_label", "source_label", "Import label(s)."),
-    Param(
-        "threads",
-        parse_count,
-        _in("num_threads"),
-        "Thread count(s).",
-        {"type": "integer", "minimum": 1, "maximum": 32767},
-    ),
+    thread_counts(),
     *created_range(),
 ]
 

@@ -13,7 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from measurements.imports import MAX_PROBLEMS_LISTED, ImportRefused, import_results
+from measurements.imports import (
+    MAX_IMPORT_BYTES,
+    MAX_PROBLEMS_LISTED,
+    ImportRefused,
+    import_results,
+)
 from webapp.api import inputs
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
@@ -46,29 +51,32 @@ class ResultImportView(APIView):
         upload = form.validated_data["file"]
         file_format = file_format_of(upload.name, getattr(upload, "content_type", ""))
         if file_format is None:
-            message = f"Name the file .csv, .json or .jsonl. Received: {upload.name!r}"
-            return _refused(
-                ImportRefused([]), [{"row": None, "column": "file", "message": message}]
-            )
+            return _refused_file(f"Name the file .csv, .json or .jsonl. Received: {upload.name!r}")
+        if upload.size > MAX_IMPORT_BYTES:  # before reading it into memory
+            return _refused_file(f"The file is over {MAX_IMPORT_BYTES} bytes; split it.")
         try:
             results = import_results(
                 upload.read(), file_format, form.validated_data["source_label"]
             )
         except ImportRefused as refused:
-            return _refused(refused, [p.as_dict() for p in refused.problems])
+            return _refused([p.as_dict() for p in refused.problems])
         body = {"created": len(results), "ids": [r.pk for r in results]}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 def file_format_of(name: str, media_type: str) -> str | None:
-    """ "csv" or "json" from the file name, else from its media type; None if neither says."""
+    """Tell "csv" or "json" from the file name, else from its media type; None if neither says."""
     for suffix, file_format in FORMAT_BY_SUFFIX.items():
         if name.lower().endswith(suffix):
             return file_format
     return FORMAT_BY_MEDIA_TYPE.get(media_type.split(";")[0].strip())
 
 
-def _refused(refused: ImportRefused, problems: list[dict]) -> Response:
+def _refused_file(message: str) -> Response:
+    return _refused([{"row": None, "column": "file", "message": message}])
+
+
+def _refused(problems: list[dict]) -> Response:
     shown = problems[:MAX_PROBLEMS_LISTED]
     more = len(problems) - len(shown)
     detail = f"The file was refused: {len(problems)} problem(s); nothing was written."

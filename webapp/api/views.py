@@ -125,7 +125,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
             return _bad("name", f"A dataset called {data['name']!r} exists already.")
         try:
             row = register_dataset(data["name"], data["source"], data["options"])
-        except (TypeError, ValueError) as exc:  # DatasetError, unknown loader option
+        except (TypeError, ValueError, OSError) as exc:  # DatasetError, bad option, no network
             return _bad("options", str(exc))
         return Response(s.DatasetSerializer(row).data, status=status.HTTP_201_CREATED)
 

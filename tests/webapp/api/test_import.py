@@ -125,11 +125,14 @@ def test_it_refuses_json_values_of_the_wrong_type(signed_in, world):
     }
 
 
-def test_it_refuses_unreadable_files_and_unknown_formats(signed_in, world):
+def test_it_refuses_unreadable_big_and_unknown_files(signed_in, world, monkeypatch):
     assert upload(signed_in, "x.json", "{not json").status_code == 400
     assert upload(signed_in, "x.csv", "").status_code == 400
     refused = upload(signed_in, "table.xlsx", "device,model,plan\n")
     assert refused.status_code == 400 and refused.json()["errors"][0]["column"] == "file"
+    monkeypatch.setattr("webapp.api.result_import.MAX_IMPORT_BYTES", 10)
+    too_big = upload(signed_in, "big.csv", GOOD_CSV)
+    assert too_big.status_code == 400 and "over 10 bytes" in too_big.json()["errors"][0]["message"]
     assert Result.objects.count() == 4
 
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from compression.errors import ModelFileError
+from compression.techniques import all_techniques
 
 _LAMBDA_REFUSED = "Lambda layers are refused (Keras safe mode): they can run arbitrary code"
 _CHUNK = 1 << 20  # bytes read at a time when hashing a file
@@ -43,6 +44,9 @@ def load_model(path: str | Path) -> keras.Model:
     config = _read_config(path)
     if any(node.get("class_name") == "Lambda" for node in _dicts(config)):
         raise ModelFileError(f"{path.name}: {_LAMBDA_REFUSED}.")
+    # Layers of Compresso's own (QAT's fake-quantized layers) register when
+    # their technique modules are imported; a saved artifact may hold them.
+    all_techniques()
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError…

@@ -1,6 +1,9 @@
 import hashlib
 import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 
 from compression.errors import ModelFileError
 from compression.modelio import load_model, model_sha256, save_model, weights_sha256
+from compression.plan import apply_plan
 from compression.zoo import build
 
 
@@ -145,3 +149,17 @@ def test_it_names_an_unknown_custom_class(tmp_path):
     keras.Model(inputs, Doubler(name="dbl")(inputs)).save(path)
     with pytest.raises(ModelFileError, match="needs the custom class 'Doubler'"):
         load_model(path)
+
+
+def test_it_loads_a_saved_qat_model_in_a_fresh_process(lenet, digits, quick, tmp_path):
+    # A fresh interpreter has not imported the QAT module that registers its layers.
+    path = tmp_path / "qat.keras"
+    save_model(apply_plan(lenet, "QAT", digits, quick), path)
+    code = (
+        "from compression.modelio import load_model; import sys; "
+        f"print(type(load_model({str(path)!r})).__name__)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "Functional"

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
+from django.utils.text import get_valid_filename
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -149,27 +150,29 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
 
     def create(self, request: Request) -> Response:
         from measurements.actions import register_model_file
+        from webapp.dashboard.manage.uploads import check_fits  # the dashboard's same rule
 
         form = inputs.DNNModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "upload.keras"
+            # The upload's own name, so the loader's messages name the file the user sent.
+            path = Path(tmp) / get_valid_filename(Path(data["file"].name).name)
             with path.open("wb") as out:
                 for chunk in data["file"].chunks():
                     out.write(chunk)
             try:
+                check_fits(path, data["dataset"])
                 with transaction.atomic():
                     row = register_model_file(
                         data["name"], data["architecture"], data["dataset"], path,
                         baseline=data["is_baseline"],
                     )  # fmt: skip
-            except ValueError as exc:  # ModelFileError: corrupt file, Lambda layer, …
+            except ValueError as exc:  # ModelFileError (corrupt, Lambda layer), wrong shape
                 return _bad("file", str(exc))
             except IntegrityError:
                 return _bad("name", f"A model called {data['name']!r} exists already.")
-        if request.user.is_authenticated:
-            DNNModel.objects.filter(pk=row.pk).update(created_by=request.user)
+        DNNModel.objects.filter(pk=row.pk).update(created_by=request.user)
         row = self.get_queryset().get(pk=row.pk)
         body = s.DNNModelSerializer(row, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -21,6 +21,8 @@ def keras_files(tmp_path_factory):
     keras.Model(inputs, dense).save(folder / "tiny.keras")
     doubled = keras.layers.Lambda(lambda x: x * 2.0)(keras.layers.Flatten()(inputs))
     keras.Model(inputs, keras.layers.Dense(10)(doubled)).save(folder / "lambda.keras")
+    five_classes = keras.layers.Dense(5)(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, five_classes).save(folder / "five.keras")
     return folder
 
 
@@ -49,13 +51,21 @@ def test_it_refuses_a_corrupt_file_with_the_loaders_message(signed_in, world):
     assert response.status_code == 400
     assert "junk" not in DNNModel.objects.values_list("name", flat=True)
     message = response.json()["file"][0]
-    assert "zip" in message or "damaged" in message
+    assert "junk.keras" in message and ("zip" in message or "damaged" in message)
 
 
 def test_it_refuses_a_lambda_layer(signed_in, world, keras_files):
     content = (keras_files / "lambda.keras").read_bytes()
     response = signed_in.post("/api/models/", form("lambda.keras", content, world.digits.pk))
     assert response.status_code == 400 and "Lambda" in response.json()["file"][0]
+    assert not DNNModel.objects.filter(name="tiny").exists()
+
+
+def test_it_refuses_a_model_that_does_not_fit_its_dataset(signed_in, world, keras_files):
+    content = (keras_files / "five.keras").read_bytes()
+    response = signed_in.post("/api/models/", form("five.keras", content, world.digits.pk))
+    assert response.status_code == 400
+    assert "5" in response.json()["file"][0] and "10 classes" in response.json()["file"][0]
     assert not DNNModel.objects.filter(name="tiny").exists()
 
 

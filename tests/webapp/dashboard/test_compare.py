@@ -66,6 +66,11 @@ def world():
     return {"model": model, "phone": phone, **rows}
 
 
+def approx6(value: float):
+    """The CSV keeps six significant digits."""
+    return pytest.approx(value, rel=1e-5)
+
+
 def read_csv(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.content.decode())))
 
@@ -75,13 +80,13 @@ def test_it_normalises_each_compression_to_the_baseline_on_the_same_device(viewe
     assert set(rows) == {"C2@conv2", "W3@fc1", "Cl@fc1"}  # not the baseline itself
     c2 = rows["C2@conv2"]
     assert int(c2["baseline_result_id"]) == world["base"].pk
-    assert float(c2["accuracy_loss_points"]) == pytest.approx((0.95 - 0.93) * 100)
-    assert float(c2["sp_reduction_x"]) == pytest.approx(8000 / 2000)
-    assert float(c2["macs_reduction_x"]) == pytest.approx(4000 / 1000)
-    assert float(c2["speedup_x"]) == pytest.approx(10.0 / 5.0)
-    assert float(c2["energy_reduction_x"]) == pytest.approx(4.0 / 1.0)
-    assert float(c2["file_size_reduction_x"]) == pytest.approx(40_000 / 10_000)
-    assert float(rows["Cl@fc1"]["accuracy_loss_points"]) == pytest.approx(-1.0)  # a gain
+    assert float(c2["accuracy_loss_points"]) == approx6((0.95 - 0.93) * 100)
+    assert float(c2["sp_reduction_x"]) == approx6(8000 / 2000)
+    assert float(c2["macs_reduction_x"]) == approx6(4000 / 1000)
+    assert float(c2["speedup_x"]) == approx6(10.0 / 5.0)
+    assert float(c2["energy_reduction_x"]) == approx6(4.0 / 1.0)
+    assert float(c2["file_size_reduction_x"]) == approx6(40_000 / 10_000)
+    assert float(rows["Cl@fc1"]["accuracy_loss_points"]) == approx6(-1.0)  # a gain
     assert rows["Cl@fc1"]["sp_reduction_x"] == ""  # unknown Sp: an empty cell, not nan
 
 
@@ -89,11 +94,11 @@ def test_it_bounds_the_speedup_from_both_confidence_intervals(viewer, world):
     rows = {r["plan"]: r for r in read_csv(viewer.get("/compare.csv"))}
     c2, w3, cl = rows["C2@conv2"], rows["W3@fc1"], rows["Cl@fc1"]
     # Interval arithmetic on the two 95 % CIs: [(b - hb) / (c + hc), (b + hb) / (c - hc)].
-    assert float(c2["speedup_low_x"]) == pytest.approx((10.0 - 0.5) / (5.0 + 0.2))
-    assert float(c2["speedup_high_x"]) == pytest.approx((10.0 + 0.5) / (5.0 - 0.2))
+    assert float(c2["speedup_low_x"]) == approx6((10.0 - 0.5) / (5.0 + 0.2))
+    assert float(c2["speedup_high_x"]) == approx6((10.0 + 0.5) / (5.0 - 0.2))
     assert c2["latency_verdict"] == "faster"
     assert w3["latency_verdict"] == "no clear difference"  # 1.01x but the interval spans 1
-    assert float(cl["speedup_high_x"]) == pytest.approx(10.5 / 13.5)
+    assert float(cl["speedup_high_x"]) == approx6(10.5 / 13.5)
     assert cl["latency_verdict"] == "slower"
 
 
@@ -176,3 +181,10 @@ def test_it_says_what_to_do_when_no_baseline_was_measured(viewer):
     assert read_csv(viewer.get("/compare.csv")) == []
     header = viewer.get("/compare.csv").content.decode().splitlines()[0]
     assert header.split(",") == list(compare.records_columns())
+
+
+def test_it_writes_counts_as_integers_and_figures_to_six_digits(viewer, world):
+    text = viewer.get("/compare.csv").content.decode()
+    c2 = next(r for r in csv.DictReader(io.StringIO(text)) if r["plan"] == "C2@conv2")
+    assert c2["file_size_bytes"] == "10000" and c2["threads"] == "1"
+    assert c2["speedup_low_x"] == f"{9.5 / 5.2:.6g}"

@@ -216,8 +216,8 @@ def test_it_colours_by_category_shapes_by_device_and_says_how_energy_was_obtaine
     assert set(keys) == {"phone", "board"} and keys["phone"] != keys["board"]
     assert markers["pruning"]["marker"]["symbol"] == [keys["phone"]]
     hover = {t["name"]: " ".join(map(str, t["customdata"][0])) for t in markers.values()}
-    assert "2.00 mJ, measured (RAPL)" in hover["pruning"]
-    assert "1.00 mJ, estimated (AdaDeep eq. 5)" in hover["combination"]
+    assert "2 mJ, measured (RAPL)" in hover["pruning"]
+    assert "1 mJ, estimated (AdaDeep eq. 5)" in hover["combination"]
     assert "1 measured, 1 estimated" in figure["layout"]["xaxis"]["title"]["text"]
     assert "(mJ" in figure["layout"]["xaxis"]["title"]["text"]
 

@@ -8,6 +8,7 @@ interchangeable, and the question is what to ship to one device.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.http import QueryDict
@@ -55,13 +56,22 @@ class Budgets:
             out.append(("accuracy", "min", self.accuracy_pct / 100, label))
         return out
 
-    def violated(self, row: Row) -> list[str]:
-        """Labels of the budgets ``row`` misses (a missing figure misses its budget)."""
-        missed = []
-        for name, side, bound, label in self.limits():
-            value = row.get(METRICS[name].field)
-            if not units.finite(value) or (value > bound if side == "max" else value < bound):
-                missed.append(label)
+    def checker(self) -> Callable[[Row], list[str]]:
+        """A function giving the labels of the budgets a row misses (missing figures miss)."""
+        limits = [
+            (METRICS[name].field, side, bound, label) for name, side, bound, label in self.limits()
+        ]
+
+        def missed(row: Row) -> list[str]:
+            out = []
+            for field_name, side, bound, label in limits:
+                value = row[field_name]
+                # None or NaN cannot be shown to fit.
+                unknown = value is None or value != value
+                if unknown or (value > bound if side == "max" else value < bound):
+                    out.append(label)
+            return out
+
         return missed
 
 
@@ -136,8 +146,11 @@ def explore(query: QueryDict) -> Explorer:
     info = queries.plans({r["artifact__plan_id"] for r in found})
     models, devices = page.scope.model_names, page.scope.device_names
     by_device: dict[str, list[Point]] = {}
+    missed = page.budgets.checker()
+    x_field, y_field = page.x.field, page.y.field
     for row in found:
-        if not (units.finite(row[page.x.field]) and units.finite(row[page.y.field])):
+        x, y = row[x_field], row[y_field]
+        if x is None or y is None or x != x or y != y:  # missing or NaN: nothing to plot
             page.unplotted += 1
             continue
         point = Point(
@@ -145,7 +158,7 @@ def explore(query: QueryDict) -> Explorer:
             info[row["artifact__plan_id"]],
             models[row["artifact__model_id"]],
             devices[row["device_id"]],
-            page.budgets.violated(row),
+            missed(row),
         )
         page.points.append(point)
         by_device.setdefault(point.device, []).append(point)

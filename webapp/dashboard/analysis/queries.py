@@ -47,7 +47,6 @@ ROW_FIELDS = (
     "artifact__gzip_size",
     "artifact__macs",
     "artifact__sp_bits",
-    "created_at",
 )
 Row = dict[str, Any]
 Key = tuple[int, int, int]  # (model id, device id, threads)
@@ -87,7 +86,7 @@ class PlanInfo:
         """The empty plan: the uncompressed model."""
         return not self.steps
 
-    @property
+    @cached_property
     def group(self) -> str:
         """The colour group: "baseline", the one category used, or "combination"."""
         if self.is_baseline:
@@ -133,24 +132,68 @@ def baseline_of(result: Result) -> Result | None:
     )
 
 
-@dataclass(frozen=True)
 class Normalised:
     """A compressed result beside its baseline, as seed 004 tables 5 to 7 report it.
 
     Reductions are baseline / compressed ("x": 2× = half); the accuracy loss is
-    in percentage points (negative = a gain).
+    in percentage points (negative = a gain). Each figure is computed when first
+    read: sorting thousands of rows by one column computes only that column.
     """
 
-    row: Row
-    base: Row
-    accuracy_loss: float | None
-    sp: float | None
-    macs: float | None
-    latency: Interval | None
-    energy: float | None
-    file: float | None
-    gzip: float | None
-    size_verdict: str | None
+    def __init__(self, row: Row, base: Row) -> None:
+        self.row = row
+        self.base = base
+
+    def _reduction(self, field_name: str) -> float | None:
+        return speedup.reduction(self.base[field_name], self.row[field_name])
+
+    @cached_property
+    def accuracy_loss(self) -> float | None:
+        """Baseline minus compressed accuracy, in points (not a relative %)."""
+        after, before = self.row["accuracy"], self.base["accuracy"]
+        return (before - after) * 100 if units.finite(after) and units.finite(before) else None
+
+    @cached_property
+    def sp(self) -> float | None:
+        """Weight-storage (Sp, seed 004 eq. 3) reduction."""
+        return self._reduction("artifact__sp_bits")
+
+    @cached_property
+    def macs(self) -> float | None:
+        """Multiply-accumulate reduction."""
+        return self._reduction("artifact__macs")
+
+    @cached_property
+    def latency(self) -> Interval | None:
+        """The speedup with its conservative interval (see speedup.py)."""
+        b, c = self.base, self.row
+        return speedup.speedup(
+            b["latency_mean_ms"], b["latency_ci95_ms"], c["latency_mean_ms"], c["latency_ci95_ms"]
+        )
+
+    @cached_property
+    def energy(self) -> float | None:
+        """Energy-per-inference reduction."""
+        return self._reduction("energy_mj")
+
+    @cached_property
+    def file(self) -> float | None:
+        """.tflite file-size reduction."""
+        return self._reduction("artifact__file_size")
+
+    @cached_property
+    def gzip(self) -> float | None:
+        """gzip -9 size reduction."""
+        return self._reduction("artifact__gzip_size")
+
+    @cached_property
+    def size_verdict(self) -> str | None:
+        """SMALLER, GZIP_ONLY or NOT_SMALLER (speedup.size_verdict)."""
+        b, c = self.base, self.row
+        return speedup.size_verdict(
+            b["artifact__file_size"], c["artifact__file_size"],
+            b["artifact__gzip_size"], c["artifact__gzip_size"],
+        )  # fmt: skip
 
     @property
     def flags(self) -> list[str]:
@@ -186,31 +229,7 @@ class Normalised:
 
 def normalise(row: Row, base: Row) -> Normalised:
     """``row`` against its baseline ``base`` (both ROW_FIELDS dicts)."""
-    loss = None
-    if units.finite(row["accuracy"]) and units.finite(base["accuracy"]):
-        loss = (base["accuracy"] - row["accuracy"]) * 100  # points, not a relative %
-    return Normalised(
-        row=row,
-        base=base,
-        accuracy_loss=loss,
-        sp=speedup.reduction(base["artifact__sp_bits"], row["artifact__sp_bits"]),
-        macs=speedup.reduction(base["artifact__macs"], row["artifact__macs"]),
-        latency=speedup.speedup(
-            base["latency_mean_ms"],
-            base["latency_ci95_ms"],
-            row["latency_mean_ms"],
-            row["latency_ci95_ms"],
-        ),
-        energy=speedup.reduction(base["energy_mj"], row["energy_mj"]),
-        file=speedup.reduction(base["artifact__file_size"], row["artifact__file_size"]),
-        gzip=speedup.reduction(base["artifact__gzip_size"], row["artifact__gzip_size"]),
-        size_verdict=speedup.size_verdict(
-            base["artifact__file_size"],
-            row["artifact__file_size"],
-            base["artifact__gzip_size"],
-            row["artifact__gzip_size"],
-        ),
-    )
+    return Normalised(row, base)
 
 
 def normalised(results: QuerySet[Result]) -> tuple[list[Normalised], int, dict[int, PlanInfo]]:

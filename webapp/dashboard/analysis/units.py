@@ -16,9 +16,12 @@ KIB = 1024
 MIB = 1024 * 1024
 
 
+_NUMBERS = frozenset((int, float))  # exact types: bool is an int but not a figure
+
+
 def finite(value: object) -> bool:
-    """Whether ``value`` is a real, finite number (not None, nan or inf)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` is a real, finite number (not None, bool, nan or inf)."""
+    return value.__class__ in _NUMBERS and math.isfinite(value)  # type: ignore[arg-type]
 
 
 def number(value: object, sig: int = 3) -> str:
@@ -30,6 +33,14 @@ def number(value: object, sig: int = 3) -> str:
         return "0"
     digits = max(0, sig - 1 - math.floor(math.log10(abs(value))))
     return f"{value:,.{digits}f}"
+
+
+def brief(value: float) -> str:
+    """Three significant digits (thousands in full), quickly, for thousands of hover labels.
+
+    ``value`` must be a finite number; callers check for None first.
+    """
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def with_unit(value: object, unit: str, sig: int = 3) -> str:

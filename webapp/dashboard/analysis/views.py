@@ -37,7 +37,7 @@ def _pareto(query: Any) -> dict[str, Any]:
     page = explorer.explore(query)
     return {
         "page": page,
-        "figure": figures.pareto(page),
+        "figure_json": figures.script_json(figures.pareto(page)),
         "front": explorer.front_rows(page),
         "x_metrics": [METRICS[m] for m in explorer.X_METRICS],
         "y_metrics": [METRICS[m] for m in explorer.Y_METRICS],

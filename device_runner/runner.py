@@ -23,7 +23,8 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from device_runner import progress
-from device_runner.drivers import DriverError, get_driver
+from device_runner.devices import driver_for
+from device_runner.drivers import DriverError
 from measurements import actions
 from measurements.models import Device, Job
 
@@ -114,7 +115,7 @@ class Runner:
         """Run the device's driver on the artifact's .tflite file."""
         from measurements.protocol import ProtocolConfig
 
-        driver = get_driver(job.device.kind, job.device.settings)
+        driver = driver_for(job.device)
         try:
             prepared = driver.prepare(artifact.tflite_file.path)
             config = ProtocolConfig.from_config(job.protocol or {})

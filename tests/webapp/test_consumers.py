@@ -18,11 +18,25 @@ async def receive_until(communicator, predicate, timeout=5.0):
             return message
 
 
+def session_cookie() -> bytes:
+    """A logged-in user's session cookie, from a real login."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    get_user_model().objects.create_user("watcher", password="pw-123456")
+    client = Client()
+    assert client.login(username="watcher", password="pw-123456")
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(path: str, cookie: bytes | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1")] + ([(b"cookie", cookie)] if cookie else [])
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
 async def test_it_streams_progress_written_by_a_runner_to_the_job_row():
     job = await database_sync_to_async(make_job)()
-    communicator = WebsocketCommunicator(
-        application, f"/ws/jobs/{job.pk}/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
+    communicator = socket(f"/ws/jobs/{job.pk}/", await database_sync_to_async(session_cookie)())
     connected, _ = await communicator.connect()
     assert connected
     first = await communicator.receive_json_from()
@@ -36,8 +50,12 @@ async def test_it_streams_progress_written_by_a_runner_to_the_job_row():
 
 
 async def test_it_refuses_a_socket_for_a_job_that_does_not_exist():
-    communicator = WebsocketCommunicator(
-        application, "/ws/jobs/999999/", headers=[(b"origin", b"http://127.0.0.1")]
-    )
+    communicator = socket("/ws/jobs/999999/", await database_sync_to_async(session_cookie)())
     connected, code = await communicator.connect()
     assert not connected and code == 4404
+
+
+async def test_it_refuses_an_anonymous_socket():
+    job = await database_sync_to_async(make_job)()
+    connected, code = await socket(f"/ws/jobs/{job.pk}/", None).connect()
+    assert not connected and code == 4401

@@ -40,6 +40,10 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)  # pages need a login; so do their live updates
+            return
         state = await database_sync_to_async(job_state)(self.job_id)
         if state is None:
             await self.close(code=4404)
@@ -53,6 +57,8 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "poller"):
             self.poller.cancel()
+        if not hasattr(self, "last"):
+            return  # closed before joining the group
         await self.channel_layer.group_discard(job_group(self.job_id), self.channel_name)
 
     async def job_progress(self, event: dict[str, Any]) -> None:

@@ -38,7 +38,8 @@ def check_connection(device: Device) -> ConnectionTest:
     land) or a driver that fails is reported in the messages, not raised;
     the device's online flag is left alone when it could not be asked.
     """
-    from device_runner.drivers import DriverError, driver_kinds, get_driver
+    from device_runner.devices import driver_for
+    from device_runner.drivers import DriverError, driver_kinds
 
     kinds = driver_kinds()
     if device.kind not in kinds:
@@ -52,7 +53,7 @@ def check_connection(device: Device) -> ConnectionTest:
         )
     try:
         # Built exactly as runjobs builds it (device_runner.runner), so the test means the same.
-        report = get_driver(device.kind, device.settings).health_check()
+        report = driver_for(device).health_check()
     except DriverError as exc:
         return ConnectionTest(ok=False, reachable=None, messages=[str(exc)])
     except Exception as exc:  # noqa: BLE001 - a probe of hardware must not become a 500

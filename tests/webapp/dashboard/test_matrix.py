@@ -141,3 +141,18 @@ def test_it_says_what_to_do_when_nothing_reaches_the_accuracy_floor(viewer, worl
     body = viewer.get("/matrix/", {"min_accuracy": "99"}).content.decode()
     assert "lower the accuracy floor" in body and "/jobs/new/" in body
     assert_clean(body)
+
+
+def test_it_says_how_each_energy_figure_was_obtained(viewer, world):
+    result = world["Q-int8"]
+    result.energy_mj, result.energy_measured = 0.5, True
+    result.energy_method = "measured (Intel RAPL)"
+    result.save()
+    world["W3@fc1"].energy_mj = 2.0
+    world["W3@fc1"].energy_method = "estimated (AdaDeep eq. 5)"
+    world["W3@fc1"].save()
+    _, rows = matrix(viewer.get("/matrix/", {"objective": "energy"}).content.decode())
+    assert rows["phone"]["cells"]["quantization"] == result.pk
+    assert "0.500 mJ</span> <small" in rows["phone"]["html"]
+    assert "measured (Intel RAPL)" in rows["phone"]["html"]
+    assert "estimated (AdaDeep eq. 5)" in rows["phone"]["html"]

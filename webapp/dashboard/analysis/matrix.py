@@ -35,6 +35,11 @@ class Cell:
     value: str
     norm: Normalised | None
 
+    @property
+    def energy_how(self) -> str:
+        """How this result's energy was obtained (measured by what, or estimated)."""
+        return queries.energy_label(self.row)
+
 
 @dataclass
 class MatrixRow:

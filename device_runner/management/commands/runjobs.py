@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from device_runner.runner import Runner
-from measurements.models import Device, Job
+from device_runner.terminal import ProgressBar
+from measurements.models import Device
 
 
 class Command(BaseCommand):
@@ -52,22 +52,3 @@ class Command(BaseCommand):
             known = ", ".join(Device.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f"Unknown device(s): {', '.join(missing)}. Known: {known}.")
         return devices
-
-
-class ProgressBar:
-    """One terminal line per job: ``job 12 [#####.....] 50% measuring``."""
-
-    WIDTH = 30
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.interactive = getattr(sys.stderr, "isatty", lambda: False)()
-
-    def update(self, job: Job, fraction: float, stage: str) -> None:
-        filled = int(self.WIDTH * fraction)
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        text = f"job {job.pk} [{bar}] {fraction:4.0%} {stage}"
-        if self.interactive:
-            self.stream.write("\r" + text.ljust(70), ending="\n" if fraction >= 1 else "")
-        else:
-            self.stream.write(text)

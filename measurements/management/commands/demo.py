@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from device_runner.runner import Runner
+from device_runner.terminal import ProgressBar
 from measurements import actions
 from measurements.models import Result
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         jobs = actions.queue_jobs([model], plans, [device], options["threads"], DEMO_PROTOCOL)
         self.stdout.write(f"Queued {len(jobs)} job(s): {len(plans)} plans x {options['threads']}.")
         if not options["no_run"]:
-            Runner(devices=[device]).run(once=True)
+            Runner(devices=[device], on_progress=ProgressBar(self.stderr).update).run(once=True)
         count = Result.objects.filter(artifact__model=model).count()
         self.stdout.write(f"{count} result(s) for {model.name} on this host.")
         self.stdout.write(f"Log in with {DEMO_USER} / {DEMO_PASSWORD}")

@@ -1,0 +1,23 @@
+"""The catalogue command: every registered technique once, and this host as `local`."""
+
+import pytest
+from django.core.management import call_command
+
+from compression.techniques import all_techniques, get_technique
+from measurements.models import Device, Technique
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_loads_the_catalogue_and_the_local_device_idempotently(capsys):
+    call_command("loadcatalogue")
+    call_command("loadcatalogue")
+    codes = {cls.code for cls in all_techniques()}
+    assert set(Technique.objects.values_list("code", flat=True)) == codes
+    w3 = Technique.objects.get(code="W3")
+    assert (w3.category, w3.applies_to) == ("pruning", "fc")
+    assert w3.default_params == get_technique("W3").default_config()
+    local = Device.objects.get(name="local")
+    assert local.kind == "local" and local.processor
+    assert Device.objects.count() == 1
+    assert "techniques loaded" in capsys.readouterr().out

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev lint serve browser clean
+.PHONY: demo test install install-dev lint serve browser sshd clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,16 @@ browser:
 	  else echo "Browser tests need /usr/bin/chromium: sudo apt-get install chromium"; exit 1; fi; \
 	fi
 
-test: install-dev browser
+# The ssh driver's tests start Debian's OpenSSH server on 127.0.0.1.
+sshd:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q openssh-server >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q openssh-server >/dev/null)) \
+	      && echo "Installed Debian's openssh-server for the ssh driver tests."; \
+	  else echo "The ssh driver tests need /usr/sbin/sshd: sudo apt-get install openssh-server"; exit 1; fi; \
+	fi
+
+test: install-dev browser sshd
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

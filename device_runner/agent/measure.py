@@ -725,9 +725,9 @@ def _timed(infer, config, sampler):
 def measure(args):
     # type: (Dict[str, Any]) -> Dict[str, Any]
     """Load, time and (when a sensor is set) power-sample one model."""
+    interpreter_cls, runtime, version = load_runtime()  # first: the likeliest board problem
     config = args["protocol"]
     threads = int(args["num_threads"])
-    interpreter_cls, runtime, version = load_runtime()
     args = dict(args, jetson_clocks_state=apply_jetson_clocks(bool(args.get("jetson_clocks"))))
     prov = provenance(args, runtime, version)
     sampler = make_sampler(args, config["sample_hz"])

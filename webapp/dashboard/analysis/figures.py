@@ -341,7 +341,7 @@ def _size_vs_sparsity(series: list[Series]) -> Figure:
                     "line": {"dash": dash},
                     "text": [p.plan for p in line.points],
                     "hovertemplate": "%{text}<br>s = %{x:.0f} %<br>"
-                    + f"{label} %{{y:.3s}} {scale.unit}<extra></extra>",
+                    + f"{label} %{{y:.3~g}} {scale.unit}<extra></extra>",
                 }
             )
     return {

@@ -49,6 +49,12 @@ def is_kind(layer: keras.layers.Layer, kind: str) -> bool:
     return isinstance(layer, LAYER_KINDS[kind])
 
 
+def all_but_first(layers: list[keras.layers.Layer]) -> list[keras.layers.Layer]:
+    """Default conv targets: every one but the first (seed 004 compresses conv2..conv5;
+    the first conv sees few input channels and little is gained there)."""
+    return layers[1:]
+
+
 def layers_of_kind(model: keras.Model, kind: str) -> list[keras.layers.Layer]:
     """Top-level layers of ``model`` of the given kind, in graph order."""
     return [layer for layer in model.layers if is_kind(layer, kind)]

@@ -19,7 +19,7 @@ from sklearn.decomposition import PCA
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import Replacement, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune, WeightMask
@@ -99,7 +99,7 @@ class C1(Technique):
             NotApplicableError: ``basis`` exceeds a target's input channels.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
         masks: dict[str, dict[int, np.ndarray]] = {}
         replacements = {layer.name: self._decompose(masks) for layer in chosen}
         compressed = rebuild(source, replacements)

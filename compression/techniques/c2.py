@@ -20,7 +20,7 @@ import numpy as np
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import Replacement, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
@@ -199,7 +199,7 @@ class C2(Technique):
         filter per input channel saves almost nothing.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
         kept = {layer.name: self._kept_filters(layer) for layer in chosen}
         replacements: dict[str, Replacement] = {}
         narrowed_inputs: dict[str, list[int]] = {}

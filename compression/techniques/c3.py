@@ -16,7 +16,7 @@ import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
-from compression.surgery import Replacement, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune, WeightMask
@@ -80,7 +80,7 @@ class C3(Technique):
         named ``<name>_rand``, initialised with the masked original kernel.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
         masks: dict[str, dict[int, np.ndarray]] = {}
         replacements = {layer.name: self._thin(masks) for layer in chosen}
         compressed = rebuild(source, replacements)

@@ -15,7 +15,7 @@ import keras
 
 from compression import training
 from compression.data.base import Dataset
-from compression.surgery import Replacement, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.techniques.c2 import consumer_replacement, find_consumer
@@ -82,7 +82,7 @@ class L1(Technique):
         """
         budget = fine_tune or FineTune()
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
         names = {layer.name for layer in chosen}
         replacements: dict[str, Replacement] = {}
         for index, layer in enumerate(chosen):

@@ -22,7 +22,7 @@ import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
-from compression.surgery import as_functional, rebuild, resolve_targets
+from compression.surgery import all_but_first, as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
@@ -90,7 +90,7 @@ class L2(Technique):
         conv2..conv5). Output shape and width are unchanged.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=lambda ls: ls[1:])
+        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
         compressed = rebuild(source, {layer.name: _mlpconv for layer in chosen})
         if data is not None:
             training.fine_tune(compressed, data, fine_tune or FineTune())

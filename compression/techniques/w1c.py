@@ -16,7 +16,7 @@ import keras
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import layers_of_kind, rebuild, resolve_targets
+from compression.surgery import all_but_first, layers_of_kind, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.techniques.w1f import DEFAULT_DIVISOR, check_rank, rank_for, svd_factors
@@ -64,7 +64,7 @@ def _all_but_first(model: keras.Model, code: str) -> list[keras.layers.Layer]:
             f"{code} leaves the first Conv2D layer alone by default and model "
             f"{model.name!r} has only {convs[0].name!r}; name it in the targets to factorize it."
         )
-    return resolve_targets(model, None, "conv", code, default=lambda ls: ls[1:])
+    return resolve_targets(model, None, "conv", code, default=all_but_first)
 
 
 @register

@@ -72,15 +72,28 @@ def svd_factors(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def factorize_dense(layer: keras.layers.Layer, x: object, k: int) -> object:
     """Replace ``layer`` on input ``x`` by Dense(k, linear) -> Dense(m) from the SVD."""
-    kernel, *bias = layer.get_weights()
-    left, right = svd_factors(kernel, k)
+    left, right = svd_factors(layer.get_weights()[0], k)
+    return two_dense(layer, x, left, right, ("svd_u", "svd_v"))
+
+
+def two_dense(
+    layer: keras.layers.Layer,
+    x: object,
+    left: np.ndarray,
+    right: np.ndarray,
+    suffixes: tuple[str, str],
+) -> object:
+    """Replace dense ``layer`` on input ``x`` by Dense(k, linear, no bias) holding
+    ``left`` (n x k), then Dense(m) holding ``right`` (k x m) with the layer's own
+    activation and bias; the new layers are named ``<layer>_<suffix>``."""
+    _, *bias = layer.get_weights()
     config = layer.get_config()
-    first = keras.layers.Dense(k, use_bias=False, name=f"{layer.name}_svd_u")
+    first = keras.layers.Dense(left.shape[1], use_bias=False, name=f"{layer.name}_{suffixes[0]}")
     second = keras.layers.Dense(
         config["units"],
         activation=config["activation"],
         use_bias=config["use_bias"],
-        name=f"{layer.name}_svd_v",
+        name=f"{layer.name}_{suffixes[1]}",
     )
     hidden = first(x)
     first.set_weights([left])

@@ -24,7 +24,7 @@ from compression.data.base import Dataset
 from compression.surgery import rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
-from compression.techniques.w1f import check_rank, rank_for
+from compression.techniques.w1f import check_rank, rank_for, two_dense
 from compression.training import FineTune, WeightMask
 
 # SparseSep / AdaDeep 5.2.1 use a k = m/6 atom dictionary.
@@ -68,20 +68,7 @@ def sparse_dense(
     layer: keras.layers.Layer, x: object, codes: np.ndarray, dictionary: np.ndarray
 ) -> object:
     """Replace ``layer`` on input ``x`` by Dense(k) holding A, then Dense(m) holding D."""
-    _, *bias = layer.get_weights()
-    config = layer.get_config()
-    first = keras.layers.Dense(codes.shape[1], use_bias=False, name=f"{layer.name}_codes")
-    second = keras.layers.Dense(
-        config["units"],
-        activation=config["activation"],
-        use_bias=config["use_bias"],
-        name=f"{layer.name}_atoms",
-    )
-    hidden = first(x)
-    first.set_weights([codes])
-    out = second(hidden)
-    second.set_weights([dictionary, *bias])
-    return out
+    return two_dense(layer, x, codes, dictionary, ("codes", "atoms"))
 
 
 @register

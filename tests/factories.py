@@ -50,8 +50,11 @@ def make_plan(canonical: str | None = None, steps: list | None = None) -> Plan:
 
 
 def make_artifact(**fields) -> Artifact:
-    fields.setdefault("model", make_model())
-    fields.setdefault("plan", make_plan())
+    # Build defaults only when missing: setdefault would create the rows regardless.
+    if "model" not in fields:
+        fields["model"] = make_model()
+    if "plan" not in fields:
+        fields["plan"] = make_plan()
     fields.setdefault("status", Artifact.Status.READY)
     return Artifact.objects.create(**fields)
 
@@ -63,8 +66,10 @@ def make_device(**fields) -> Device:
 
 
 def make_job(**fields) -> Job:
-    fields.setdefault("artifact", make_artifact())
-    fields.setdefault("device", make_device())
+    if "artifact" not in fields:
+        fields["artifact"] = make_artifact()
+    if "device" not in fields:
+        fields["device"] = make_device()
     return Job.objects.create(**fields)
 
 

@@ -150,7 +150,6 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
 
     def create(self, request: Request) -> Response:
         from measurements.actions import register_model_file
-        from webapp.dashboard.manage.uploads import check_fits  # the dashboard's same rule
 
         form = inputs.DNNModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -162,17 +161,15 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
                 for chunk in data["file"].chunks():
                     out.write(chunk)
             try:
-                check_fits(path, data["dataset"])
                 with transaction.atomic():
                     row = register_model_file(
                         data["name"], data["architecture"], data["dataset"], path,
-                        baseline=data["is_baseline"],
+                        baseline=data["is_baseline"], user=request.user,
                     )  # fmt: skip
             except ValueError as exc:  # ModelFileError (corrupt, Lambda layer), wrong shape
                 return _bad("file", str(exc))
             except IntegrityError:
                 return _bad("name", f"A model called {data['name']!r} exists already.")
-        DNNModel.objects.filter(pk=row.pk).update(created_by=request.user)
         row = self.get_queryset().get(pk=row.pk)
         body = s.DNNModelSerializer(row, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -77,46 +77,7 @@ def register_upload(
         try:
             with transaction.atomic():
                 dataset = dataset or register_dataset(*BUNDLED_DATASET)
-                check_fits(path, dataset)
-                row = register_model_file(name, architecture, dataset, path)
+                row = register_model_file(name, architecture, dataset, path, user=user)
         except IntegrityError as exc:
             raise ValueError(f"A model named {name!r} already exists.") from exc
-    if getattr(user, "is_authenticated", False):
-        DNNModel.objects.filter(pk=row.pk).update(created_by=user)
     return row
-
-
-def check_fits(path: Path, dataset: Dataset) -> None:
-    """Refuse a model whose input or output does not match the dataset.
-
-    A mismatch would otherwise only surface when the first job compresses it.
-    (This loads the file once more than ``register_model_file`` does; the check
-    belongs there, which would save that load.)
-
-    Raises:
-        ModelFileError: the file cannot be loaded safely.
-        ValueError: the sample shape or the number of classes differs.
-    """
-    from compression.modelio import load_model
-
-    model = load_model(path)
-    expected_input = tuple(dataset.input_shape)
-    if not isinstance(model.input_shape, tuple) or model.input_shape[1:] != expected_input:
-        raise ValueError(
-            f"{path.name} takes inputs of shape {_shape(model.input_shape)} but dataset "
-            f"{dataset.name} has samples of shape {_shape(expected_input)}; choose the "
-            "dataset it was trained on."
-        )
-    outputs = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
-    if outputs != dataset.num_classes:
-        raise ValueError(
-            f"{path.name} outputs {outputs} values per sample but dataset {dataset.name} "
-            f"has {dataset.num_classes} classes; choose the dataset it was trained on."
-        )
-
-
-def _shape(shape: Any) -> str:
-    # Drop the batch dimension Keras reports as None.
-    if isinstance(shape, tuple) and shape and shape[0] is None:
-        shape = shape[1:]
-    return "×".join(str(n) for n in shape) if isinstance(shape, tuple) else str(shape)

@@ -1,0 +1,47 @@
+"""Workflows across models, as verb-named functions (fat models, thin views).
+
+Each module holds one workflow; this package re-exports them so callers write
+``from measurements import actions`` and ``actions.queue_jobs(...)``.
+"""
+
+from measurements.actions.artifacts import (
+    ACCURACY_METHOD,
+    LOADER_BY_SOURCE,
+    ArtifactFailed,
+    compress_artifact,
+    ensure_artifact_ready,
+)
+from measurements.actions.catalogue import (
+    describe_this_host,
+    ensure_local_device,
+    get_or_create_plan,
+    load_catalogue,
+)
+from measurements.actions.queueing import queue_jobs, standard_sweep_texts
+from measurements.actions.registration import (
+    check_model_fits,
+    register_dataset,
+    register_model_file,
+    train_and_register_baseline,
+)
+from measurements.actions.results import LeaseLost, store_result
+
+__all__ = [
+    "ACCURACY_METHOD",
+    "LOADER_BY_SOURCE",
+    "ArtifactFailed",
+    "LeaseLost",
+    "check_model_fits",
+    "compress_artifact",
+    "describe_this_host",
+    "ensure_artifact_ready",
+    "ensure_local_device",
+    "get_or_create_plan",
+    "load_catalogue",
+    "queue_jobs",
+    "register_dataset",
+    "register_model_file",
+    "standard_sweep_texts",
+    "store_result",
+    "train_and_register_baseline",
+]

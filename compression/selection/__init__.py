@@ -1,0 +1,22 @@
+"""Choosing a compression for a user's budgets (AdaDeep, seed 004): no Django here.
+
+The DQN imports Keras only when the "dqn" strategy runs.
+"""
+
+from compression.selection.budgets import BudgetError, Budgets, budget_errors, device_weights
+from compression.selection.candidates import Candidate
+from compression.selection.recommend import STRATEGIES, recommend, run_strategy
+from compression.selection.space import Slot, Space
+
+__all__ = [
+    "STRATEGIES",
+    "BudgetError",
+    "Budgets",
+    "Candidate",
+    "Slot",
+    "Space",
+    "budget_errors",
+    "device_weights",
+    "recommend",
+    "run_strategy",
+]

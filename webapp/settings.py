@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served locally: no CDN
     "channels",
     "measurements",
     "device_runner",
@@ -135,6 +136,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Compresso API",
     "DESCRIPTION": "Compressed-model measurements: read, export, queue jobs, import results.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Job queue: how long a claimed job stays leased without a heartbeat.

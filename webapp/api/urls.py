@@ -5,7 +5,7 @@ The export, import and pareto paths are declared before the router so
 """
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from webapp.api import docs, views
@@ -30,6 +30,7 @@ urlpatterns = [
     path("results/import", ResultImportView.as_view(), name="results-import"),
     path("pareto", ParetoView.as_view(), name="pareto"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", docs.docs, name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("reference/", docs.docs, name="reference"),
     *router.urls,
 ]

@@ -19,8 +19,17 @@ def test_it_serves_the_openapi_schema_as_json(anonymous):
     assert {"text/csv", "application/x-ndjson", "application/vnd.apache.parquet"} <= set(export)
 
 
-def test_it_serves_a_docs_page_that_needs_nothing_from_the_network(anonymous):
+def test_it_serves_swagger_ui_from_local_static_files(anonymous):
     response = anonymous.get("/api/docs/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "swagger-ui" in body and "/static/drf_spectacular_sidecar/" in body
+    assert "/api/schema/" in body
+    assert not re.search(r"(src|href)=\"https?://", body)
+
+
+def test_it_serves_a_reference_page_that_needs_nothing_from_the_network(anonymous):
+    response = anonymous.get("/api/reference/")
     assert response.status_code == 200
     body = response.content.decode()
     assert 'href="/api/schema/"' in body

@@ -37,9 +37,10 @@ CELL_VOLTS = (2.5, 5.0)
 # The best-fitting current unit must land within this factor of the known power.
 CALIBRATION_TOLERANCE = 3.0
 USB_WARNING = (
-    "Battery power counts only while the phone runs on its battery: unplug USB power or "
-    "turn charging off (for example `adb shell dumpsys battery unplug`, or adb over Wi-Fi), "
-    "otherwise the charger supplies part of the draw and the figure means nothing."
+    "Battery power counts only while the phone runs on its battery: unplug USB power and use "
+    "adb over Wi-Fi, or stop charging with the vendor's sysfs switch (rooted phones); "
+    "`dumpsys battery unplug` only changes what Android reports. Otherwise the charger "
+    "supplies part of the draw and the figure means nothing."
 )
 
 

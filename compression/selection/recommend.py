@@ -99,9 +99,7 @@ def measure_next(
         for s in predicted
         if s.feasible
     ]
-    known = {c.plan for c in candidates}
     picks += [{"plan": p, "reason": "not evaluated yet", "score": None} for p in unscored]
-    picks = [p for p in picks if p["plan"] not in known or p["reason"] != "not evaluated yet"]
     return picks[:count]
 
 

@@ -1,0 +1,276 @@
+"""The selector's Django side: candidates from the database, inputs from forms and requests.
+
+For a model on a device, every plan measured there (or imported) becomes a
+candidate with measured figures; every other compressed artifact of the model
+becomes a candidate with predicted figures: storage and MACs exact from the
+artifact's static figures, energy from seed 004 eq. 5, latency from the
+device's latency predictor, accuracy only from the host evaluation of the
+artifact (a plan never compressed has no accuracy and is listed to measure).
+Everything heavy (the registry, Keras) is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from measurements.models import Artifact, Device, DNNModel, Result
+
+BYTES_PER_MB = 1e6
+MIN_REPORT_ROWS = 5
+NUMBER_FIELDS = ("min_accuracy_pct", "max_energy_mj", "latency_ms", "storage_mb", "cache_mb")
+WEIGHT_FIELDS = ("mu1", "mu2", "mu3", "mu4")
+
+
+def parse_budgets(data: Mapping[str, Any], device: Device | None) -> tuple[Any, dict[str, str]]:
+    """Budgets from request or form data; (Budgets, {}) or (None, field -> message).
+
+    Empty limits are open. ``weights`` = ``"device"`` derives mu1..mu4 from the
+    device (seed 004 section 5.3.3); otherwise mu1..mu4 are read (default 0.5).
+    The cache budget defaults to the device's cache size.
+    """
+    from compression.selection import Budgets, budget_errors, device_weights
+
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in (*NUMBER_FIELDS, *WEIGHT_FIELDS):
+        raw = data.get(name)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        try:
+            values[name] = float(raw)
+        except (TypeError, ValueError):
+            errors[name] = f"{name} must be a number. Received: {name}={raw!r}"
+    if data.get("weights") == "device":
+        if device is None:
+            errors["weights"] = "Weights from the device need a device. Received: device=None"
+        else:
+            derived = device_weights(device.battery_mah, device.cache_mb)
+            values.update(zip(WEIGHT_FIELDS, derived, strict=True))
+    if device is not None and "cache_mb" not in values and device.cache_mb is not None:
+        values["cache_mb"] = float(device.cache_mb)
+    errors.update(budget_errors(values))
+    if errors:
+        return None, errors
+    return Budgets(**values), {}
+
+
+def _features(artifact: Artifact, threads: int) -> dict[str, Any]:
+    return {
+        "macs": artifact.macs,
+        "params": artifact.params,
+        "sp_bits": artifact.sp_bits,
+        "sf_bits": artifact.sf_bits,
+        "by_op_type": (artifact.static_metrics or {}).get("by_op_type") or {},
+        "num_threads": threads,
+    }
+
+
+def _storage(artifact: Artifact) -> tuple[float | None, float | None]:
+    """(S, Sp) in MB: eq. 3 from the .tflite's bits, else the file size."""
+    if artifact.sp_bits is not None and artifact.sf_bits is not None:
+        total = (artifact.sp_bits + artifact.sf_bits) / 8 / BYTES_PER_MB
+        return total, artifact.sp_bits / 8 / BYTES_PER_MB
+    if artifact.file_size is not None:
+        return artifact.file_size / BYTES_PER_MB, artifact.file_size / BYTES_PER_MB
+    return None, None
+
+
+def _estimated_energy(artifact: Artifact) -> float | None:
+    stored = (artifact.static_metrics or {}).get("energy_mj")
+    if stored is not None:
+        return float(stored)
+    if None in (artifact.macs, artifact.sp_bits, artifact.sf_bits):
+        return None
+    from compression.analysis import estimate_energy_mj
+
+    return estimate_energy_mj(artifact.macs, artifact.sp_bits, artifact.sf_bits)
+
+
+def _pct(fraction: float | None) -> float | None:
+    return None if fraction is None else 100.0 * fraction
+
+
+def measured_candidate(result: Result) -> Any:
+    """A candidate from a result: figures measured where the result has them."""
+    from compression.selection import Candidate
+
+    artifact = result.artifact
+    storage, weights = _storage(artifact)
+    accuracy = _pct(result.accuracy if result.accuracy is not None else artifact.accuracy)
+    energy = result.energy_mj if result.energy_mj is not None else _estimated_energy(artifact)
+    return Candidate(
+        plan=artifact.plan.canonical,
+        accuracy_pct=accuracy,
+        energy_mj=energy,
+        latency_ms=result.latency_mean_ms,
+        storage_mb=storage,
+        weights_mb=weights,
+        macs=artifact.macs,
+        sources={
+            "accuracy_pct": "measured" if result.accuracy is not None else "host-evaluated",
+            "energy_mj": "measured" if result.energy_measured else "estimated",
+            "latency_ms": "measured",
+            "storage_mb": "static",
+            "weights_mb": "static",
+        },
+        extra={
+            "artifact_id": artifact.pk,
+            "result_id": result.pk,
+            "num_threads": result.num_threads,
+            "result_source": result.source,
+        },
+    )
+
+
+def predicted_candidate(artifact: Artifact, latency_ms: float | None, threads: int) -> Any:
+    """A candidate for an artifact not measured on the device."""
+    from compression.selection import Candidate
+
+    storage, weights = _storage(artifact)
+    return Candidate(
+        plan=artifact.plan.canonical,
+        accuracy_pct=_pct(artifact.accuracy),
+        energy_mj=_estimated_energy(artifact),
+        latency_ms=latency_ms,
+        storage_mb=storage,
+        weights_mb=weights,
+        macs=artifact.macs,
+        sources={
+            "accuracy_pct": "host-evaluated",
+            "energy_mj": "estimated",
+            "latency_ms": "predicted",
+            "storage_mb": "static",
+            "weights_mb": "static",
+        },
+        extra={"artifact_id": artifact.pk, "num_threads": threads},
+    )
+
+
+def device_rows(device: Device) -> list[dict[str, Any]]:
+    """The device's measured results as predictor rows (every model measured there)."""
+    results = Result.objects.filter(
+        device=device, source=Result.Source.MEASURED, latency_mean_ms__isnull=False
+    ).select_related("artifact")
+    return [
+        {**_features(r.artifact, r.num_threads), "latency_ms": r.latency_mean_ms}
+        for r in results
+        if r.artifact.macs is not None
+    ]
+
+
+def build_candidates(
+    model: DNNModel, device: Device, threads: int = 1
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """Measured candidates for the model on the device, predicted ones for the rest.
+
+    Returns:
+        (candidates, predictor report as a dict or None when too few results).
+    """
+    from compression.selection.predictor import LatencyPredictor, evaluate
+
+    results = (
+        Result.objects.filter(artifact__model=model, device=device, num_threads=threads)
+        .select_related("artifact__plan")
+        .order_by("-created_at")
+    )
+    latest: dict[int, Result] = {}
+    for result in results:
+        latest.setdefault(result.artifact_id, result)
+    candidates = [measured_candidate(r) for r in latest.values()]
+    others = Artifact.objects.filter(model=model, status=Artifact.Status.READY).exclude(
+        pk__in=latest
+    )
+    others = list(others.select_related("plan"))
+    rows = device_rows(device)
+    report = None
+    predictions: list[float | None] = [None] * len(others)
+    if len(rows) >= 3 and others:
+        predictor = LatencyPredictor().fit(rows)
+        predictable = [a for a in others if a.macs is not None]
+        values = iter(predictor.predict([_features(a, threads) for a in predictable]))
+        predictions = [float(next(values)) if a.macs is not None else None for a in others]
+    if len(rows) >= MIN_REPORT_ROWS:
+        found = evaluate(rows)
+        report = {
+            "median_ape_pct": found.median_ape_pct,
+            "within_10_pct": found.within_10_pct,
+            "n_train": found.n_train,
+            "n_test": found.n_test,
+        }
+    candidates += [
+        predicted_candidate(a, t, threads) for a, t in zip(others, predictions, strict=True)
+    ]
+    return candidates, report
+
+
+def recommend_for(
+    model: DNNModel,
+    device: Device,
+    budgets: Any,
+    strategy: str = "exhaustive",
+    threads: int = 1,
+    top: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The selector's answer for a model on a device, with the chart's Pareto data.
+
+    Args:
+        model: the base model.
+        device: where it will run.
+        budgets: a ``compression.selection.Budgets``.
+        strategy: "exhaustive", "greedy" or "dqn".
+        threads: the thread count measured results are taken at and predictions made for.
+        top: plans per list.
+        seed: the DQN's seed.
+    """
+    from compression.selection import recommend
+    from compression.selection.space import registry_space
+
+    candidates, report = build_candidates(model, device, threads)
+    space = registry_space()
+    known = {c.plan for c in candidates}
+    # Compressed but not scorable first (a measurement completes them), then new plans.
+    unscored = [c.plan for c in candidates if not c.complete]
+    unscored += [p for p in space.singles_and_pairs() if p not in known]
+    answer = recommend(candidates, budgets, strategy, space, unscored, top, seed)
+    answer.update(
+        model=model.name,
+        device=device.name,
+        threads=threads,
+        predictor=report,
+        candidates=len(candidates),
+        front=front_points(candidates),
+    )
+    return answer
+
+
+def front_points(candidates: list[Any]) -> list[dict[str, Any]]:
+    """Every complete candidate's latency and accuracy, flagged when on the Pareto front."""
+    from measurements.pareto import pareto_front
+
+    complete = [c for c in candidates if c.complete]
+    points = [(c.latency_ms, c.accuracy_pct) for c in complete]
+    front = set(pareto_front(points, ["min", "max"]))
+    return [
+        {
+            "plan": c.plan,
+            "latency_ms": c.latency_ms,
+            "accuracy_pct": c.accuracy_pct,
+            "measured": c.measured,
+            "front": i in front,
+        }
+        for i, c in enumerate(complete)
+    ]
+
+
+def finite_json(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) with None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value

@@ -1,0 +1,70 @@
+import pytest
+
+from compression.selection import Budgets
+from measurements.recommend import build_candidates, parse_budgets, recommend_for
+from tests.measurements.recommend_world import PLANS, build_world
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_predicts_what_is_not_measured_and_says_so():
+    world = build_world()
+    candidates, _ = build_candidates(world.model, world.device)
+    by_plan = {c.plan: c for c in candidates}
+    predicted = by_plan["C2"]
+    macs, sp, sf, accuracy, _ = PLANS["C2"]
+    assert predicted.storage_mb == pytest.approx((sp + sf) / 8 / 1e6)
+    assert predicted.weights_mb == pytest.approx(sp / 8 / 1e6)
+    assert predicted.macs == macs
+    # Seed 004 eq. 5: e1 (C + 6 Sp + 200 Sf), e1 = 52.8 pJ, in mJ.
+    assert predicted.energy_mj == pytest.approx(52.8e-9 * (macs + 6 * sp + 200 * sf))
+    assert predicted.accuracy_pct == pytest.approx(accuracy * 100)
+    assert predicted.latency_ms is not None and predicted.latency_ms > 0
+    assert predicted.sources["latency_ms"] == "predicted"
+    assert predicted.sources["energy_mj"] == "estimated"
+    assert predicted.sources["accuracy_pct"] == "host-evaluated"
+    measured = by_plan["C1"]
+    assert measured.latency_ms == PLANS["C1"][4] and measured.sources["latency_ms"] == "measured"
+    assert by_plan["W2"].accuracy_pct is None and not by_plan["W2"].complete
+
+
+def test_its_recommendation_keeps_the_budgets():
+    world = build_world()
+    budgets = Budgets(min_accuracy_pct=92, latency_ms=3.0, mu1=0.6, mu2=0.4)
+    answer = recommend_for(world.model, world.device, budgets, "exhaustive")
+    # Brute force over the measured plans that fit: the best must be one of them.
+    assert answer["best"]["plan"] in {"C1", "C2"}
+    for plan in answer["ranked"]:
+        assert plan["figures"]["accuracy_pct"]["value"] >= 92
+        assert plan["figures"]["latency_ms"]["value"] <= 3.0
+    assert answer["binding"] in {"min_accuracy_pct", "latency_ms"}
+    assert answer["evaluations"] == 6  # the six plans with an accuracy
+    assert any(p["plan"] == "W2" for p in answer["measure_next"])
+    assert sum(point["front"] for point in answer["front"]) >= 1
+
+
+def test_it_names_the_budget_to_relax_when_nothing_fits():
+    world = build_world()
+    answer = recommend_for(world.model, world.device, Budgets(latency_ms=1.0), "greedy")
+    assert answer["best"] is None
+    relax = answer["closest"][0]["relax"]["latency_ms"]
+    assert relax["by"] == pytest.approx(relax["to"] - 1.0) and relax["to"] > 1.0
+
+
+def test_it_derives_the_weights_from_the_device():
+    world = build_world()
+    budgets, errors = parse_budgets({"weights": "device", "latency_ms": "10"}, world.device)
+    assert errors == {}
+    # 3000 mAh and 2 MB cache: mu2 = max(0.25, 0.6), mu4 = max(0.75, 0.6).
+    assert budgets.weights == pytest.approx((0.4, 0.6, 0.25, 0.75))
+    assert budgets.cache_mb == 2.0 and budgets.latency_ms == 10.0
+
+
+def test_it_refuses_bad_inputs_field_by_field():
+    budgets, errors = parse_budgets(
+        {"min_accuracy_pct": "120", "latency_ms": "fast", "storage_mb": "nan", "mu1": "0.9"},
+        None,
+    )
+    assert budgets is None
+    assert set(errors) == {"min_accuracy_pct", "latency_ms", "storage_mb", "mu2"}
+    assert "Received: latency_ms='fast'" in errors["latency_ms"]

@@ -68,3 +68,26 @@ def test_it_refuses_bad_inputs_field_by_field():
     assert budgets is None
     assert set(errors) == {"min_accuracy_pct", "latency_ms", "storage_mb", "mu2"}
     assert "Received: latency_ms='fast'" in errors["latency_ms"]
+
+
+def test_the_command_prints_the_recommendation():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    world = build_world()
+    out = StringIO()
+    call_command(
+        "recommend", model=world.model.name, device=world.device.name,
+        latency_ms="3", min_accuracy_pct="92", stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "Recommended: C" in text and "(measured)" in text and "ms" in text
+
+
+def test_the_command_refuses_a_bad_budget():
+    from django.core.management import CommandError, call_command
+
+    world = build_world()
+    with pytest.raises(CommandError, match="storage_mb"):
+        call_command("recommend", model=world.model.name, device=world.device.name, storage_mb="-1")

@@ -301,3 +301,31 @@ def test_it_takes_the_serial_from_the_device_address(phone, files) -> None:
     del options["serial"]
     report = get_driver("adb", {**options, "address": SERIAL}).health_check()
     assert report.reachable and report.ok
+
+
+@pytest.mark.django_db
+def test_its_result_is_stored_as_a_measured_result(phone, files) -> None:
+    from device_runner.devices import driver_for
+    from measurements import actions
+    from measurements.models import Device, Job
+    from tests.factories import make_device, make_job
+
+    binary, model = files
+    device = make_device(
+        kind=Device.Kind.ADB, address=SERIAL, settings=settings(binary) | {"serial": None}
+    )
+    job = make_job(device=device, num_threads=2)
+    claimed = Job.claim("runner-a", [device.pk], lease_seconds=60)
+    driver = driver_for(device)  # the serial comes from the device's address
+    try:
+        raw = driver.measure(driver.prepare(model), 2, PROTOCOL)
+    finally:
+        driver.cleanup()
+    result = actions.store_result(claimed, "runner-a", raw)
+    assert result.job_id == job.pk and result.stop_reason == "fixed_runs"
+    assert result.runs == 67 and result.latency_mean_ms == pytest.approx(7.45497)
+    assert result.latency_median_ms is None and result.stable is True
+    assert result.energy_measured is True
+    assert result.energy_method == "measured (Android battery current x voltage)"
+    assert result.op_breakdown["by_type"]["CONCATENATION"]["count"] == 2
+    assert result.provenance["accuracy"].startswith("evaluated on the host")

@@ -2,7 +2,7 @@
 
 It uses the system ``ssh``/``scp`` with key authentication and never trusts a
 new host key silently. ``prepare`` copies the stdlib-only agent
-(``device_runner/agent/measure.py``) and the ``.tflite`` into a fresh run
+(``device_runner/agent/``) and the ``.tflite`` into a fresh run
 directory under ``work_dir``; ``measure`` runs the agent with the board's
 Python and reads back one JSON document shaped like the local driver's;
 ``cleanup`` removes that run directory. Every remote call has a timeout.
@@ -43,7 +43,8 @@ from device_runner.drivers.base import (
 )
 from measurements.protocol import ProtocolConfig
 
-AGENT = Path(__file__).resolve().parents[1] / "agent" / "measure.py"
+AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
+AGENT_FILES = [str(AGENT_DIR / name) for name in ("measure.py", "timing.py", "rails.py")]
 SENSORS = ("ina3221", "hwmon", "tegrastats", "none")
 HOST_KEY_POLICIES = ("yes", "accept-new")
 SSH_FAILED = 255  # ssh's own exit status; anything else is the remote command's
@@ -251,7 +252,7 @@ class SshDriver(Driver):
             raise DriverError(f"Artifact {path} does not exist or is not a file")
         sha256, size = file_identity(path)
         self.run_dir = self._new_run_dir("run")
-        self._scp([str(AGENT), str(path)], self.run_dir, "copying the agent and the model")
+        self._scp([*AGENT_FILES, str(path)], self.run_dir, "copying the agent and the model")
         remote = f"{self.run_dir}/{path.name}"
         return PreparedArtifact(str(path.resolve()), remote, sha256, size)
 
@@ -291,7 +292,7 @@ class SshDriver(Driver):
         report.reachable = True
         report.messages.append(f"Reached {self.where} over SSH.")
         try:
-            self._scp([str(AGENT)], run_dir, "copying the agent")
+            self._scp(AGENT_FILES, run_dir, "copying the agent")
             timeout = self._timeout("command_timeout", 60)
             probe = self._agent(run_dir, " --probe", self._agent_args(), "probing", timeout)
         except DriverError as exc:

@@ -1,6 +1,6 @@
 """Jetson power: INA3221 rails in sysfs (both L4T layouts) and ``tegrastats`` lines.
 
-The parsing lives in the board agent (``device_runner.agent.measure``, stdlib
+The parsing lives in the board agent (``device_runner.agent.rails``, stdlib
 only, Python 3.6+) because that is where the rails are read during a remote
 measurement; this module re-exports it for the host and wraps the sysfs
 readers as ``PowerSampler``s, for a runner that runs on the Jetson itself.
@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from device_runner.agent.measure import (
+from device_runner.agent.measure import l4t_release
+from device_runner.agent.rails import (
     WHOLE_MODULE_RAILS,
     hwmon_rails,
     ina3221_rails,
-    l4t_release,
     parse_tegrastats,
     select_rails,
 )

@@ -8,21 +8,25 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from scipy import stats
 
 from device_runner.agent import measure as agent
+from device_runner.agent import rails, timing
 from measurements.power.integrate import summarise_energy
 from measurements.protocol import ProtocolConfig, StopRule, run_protocol
 from measurements.stats import LatencyStats
 
 AGENT = Path(agent.__file__)
+AGENT_FILES = [AGENT, Path(rails.__file__), Path(timing.__file__)]
 
 
-def test_it_parses_as_python_3_6_without_newer_features() -> None:
-    source = AGENT.read_text()
+@pytest.mark.parametrize("path", AGENT_FILES, ids=lambda p: p.name)
+def test_it_parses_as_python_3_6_without_newer_features(path: Path) -> None:
+    source = path.read_text()
     ast.parse(source, feature_version=(3, 6))  # no walrus, no positional-only parameters
     imports = {
         alias.name.split(".")[0]
@@ -30,7 +34,8 @@ def test_it_parses_as_python_3_6_without_newer_features() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])
     }
-    assert imports <= set(sys.stdlib_module_names) | {"numpy"}, imports
+    siblings = {"device_runner", "rails", "timing"}  # the agent's own files
+    assert imports <= set(sys.stdlib_module_names) | {"numpy"} | siblings, imports
     assert not imports & {"dataclasses", "__future__"}  # 3.7+ only
     assert "removeprefix" not in source and "=}" not in source  # 3.9+ and 3.8+ only
 
@@ -39,14 +44,14 @@ def test_it_parses_as_python_3_6_without_newer_features() -> None:
 def test_it_matches_scipy_t_quantiles(level: float) -> None:
     for dof in [*range(1, 40), 50, 99, 250, 1000, 10_000]:
         expected = stats.t.ppf((1 + level) / 2, dof)
-        assert agent.t_quantile(level, dof) == pytest.approx(expected, rel=1e-8), dof
+        assert timing.t_quantile(level, dof) == pytest.approx(expected, rel=1e-8), dof
 
 
 def test_it_stops_when_the_host_stop_rule_stops() -> None:
     config = ProtocolConfig(min_runs=5, max_runs=200, max_seconds=3.0, target_rel_ci=0.03)
     rng = random.Random(7)
     for spread in (0.01, 0.1, 0.5):
-        host, board = StopRule(config), agent.StopRule(config.get_config())
+        host, board = StopRule(config), timing.StopRule(config.get_config())
         for n in range(1, 201):
             sample, elapsed = 10 * (1 + spread * rng.gauss(0, 1)), n * 0.02
             decision = host.add(sample, elapsed)
@@ -60,7 +65,7 @@ def test_it_summarises_latency_like_latency_stats() -> None:
     for n, reason in ((1, "time_cap"), (2, "max_runs"), (17, "ci_met"), (400, "ci_met")):
         samples = [rng.lognormvariate(1.0, 0.3) for _ in range(n)]
         expected = LatencyStats.from_samples(samples, reason, 0.95).to_dict()
-        got = agent.latency_stats(samples, reason, 0.95)
+        got = timing.latency_stats(samples, reason, 0.95)
         assert got.keys() == expected.keys()
         for key, value in expected.items():
             numeric = isinstance(value, float) and not isinstance(value, bool)
@@ -86,7 +91,7 @@ def test_it_times_with_the_same_protocol_as_the_host() -> None:
     host = run_protocol(infer, config, clock=clock)
     durations = itertools.cycle([0.010, 0.011, 0.0105, 0.0098, 0.0102])
     clock, infer = fake_clock()
-    board = agent.run_protocol(infer, config.get_config(), clock=clock)
+    board = timing.run_protocol(infer, config.get_config(), clock=clock)
     assert board["first_inference_ms"] == pytest.approx(host["first_inference_ms"])
     assert board["latency"] == pytest.approx(host["latency"])
     assert board["latency"]["stop_reason"] == "ci_met"
@@ -96,7 +101,37 @@ def test_it_integrates_energy_like_the_host() -> None:
     samples = [(0.0, 2.0), (0.5, 2.2), (1.0, 2.0), (1.2, 5.0), (1.7, 6.0), (2.1, 5.5), (2.6, 2.1)]
     for idle in ((0.1, 0.9), None):
         expected = summarise_energy(samples, idle, (1.1, 2.4), 40)
-        assert agent.summarise_energy(samples, idle, (1.1, 2.4), 40) == pytest.approx(expected)
+        assert timing.summarise_energy(samples, idle, (1.1, 2.4), 40) == pytest.approx(expected)
+
+
+def _fake_tegrastats(tmp_path: Path, line: str) -> str:
+    script = tmp_path / "tegrastats"
+    script.write_text(f"#!/bin/sh\nwhile true; do echo '{line}'; sleep 0.01; done\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_it_samples_tegrastats_output(tmp_path: Path) -> None:
+    from tests.measurements.test_power_jetson import ORIN_JP5
+
+    command = _fake_tegrastats(tmp_path, ORIN_JP5)
+    sampler = rails.make_sampler(
+        {"sensor": "tegrastats", "tegrastats": command, "rail": ["VDD_GPU_SOC", "VDD_CPU_CV"]},
+        1000.0,
+    )
+    assert sampler.period == rails.TEGRASTATS_MIN_INTERVAL_MS / 1000.0  # capped at 100 Hz
+    sampler.start()
+    time.sleep(0.3)
+    samples = sampler.stop()
+    assert len(samples) >= 5
+    assert all(w == pytest.approx((2400 + 800) / 1000.0) for _, w in samples)  # instant mW
+    assert sampler.proc.poll() is not None  # tegrastats was stopped
+
+
+def test_it_records_a_jetson_clocks_failure() -> None:
+    assert agent.apply_jetson_clocks(False) == "not requested"
+    state = agent.apply_jetson_clocks(True, command="/nonexistent/jetson_clocks")
+    assert state.startswith("failed")
 
 
 def test_it_reads_an_arm_cpuinfo() -> None:

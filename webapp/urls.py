@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/recommend", include("webapp.api.recommend")),
     path("api/", include("webapp.api.urls")),
     path("", include("webapp.dashboard.urls")),
 ]

@@ -1,0 +1,109 @@
+"""/api/recommend: the selector's answer for a model on a device under budgets.
+
+GET with query parameters (or POST with the same fields as JSON): ``model``
+and ``device`` (id or name), ``strategy`` (exhaustive, greedy, dqn),
+``threads``, ``top``, ``seed``, the budgets ``min_accuracy_pct`` (%),
+``max_energy_mj`` (mJ), ``latency_ms`` (ms), ``storage_mb`` (MB),
+``cache_mb`` (MB), and ``weights=device`` or ``mu1``..``mu4``. Bad inputs are
+a 400 naming each field. The selector (and with the DQN, Keras) is imported
+when a request arrives, never at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from measurements.models import Device, DNNModel
+from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
+
+STRATEGIES = ("exhaustive", "greedy", "dqn")
+INTEGERS = {"threads": (1, 1), "top": (5, 1), "seed": (0, 0)}
+
+
+def _row(model: type, value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return (
+        model.objects.filter(pk=int(text)).first()
+        if text.isdigit()
+        else (model.objects.filter(name=text).first())
+    )
+
+
+def parse_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Model, device, strategy, integers and budgets from the inputs; (values, errors)."""
+    from measurements.recommend import parse_budgets
+
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for field, model in (("model", DNNModel), ("device", Device)):
+        values[field] = _row(model, data.get(field))
+        if values[field] is None:
+            errors[field] = f"No such {field}. Received: {field}={data.get(field)!r}"
+    strategy = data.get("strategy") or "exhaustive"
+    if strategy not in STRATEGIES:
+        errors["strategy"] = (
+            f"Choose one of {', '.join(STRATEGIES)}. Received: strategy={strategy!r}"
+        )
+    values["strategy"] = strategy
+    for field, (default, lowest) in INTEGERS.items():
+        raw = data.get(field)
+        try:
+            values[field] = default if raw in (None, "") else int(raw)
+            if values[field] < lowest:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[field] = (
+                f"{field} must be an integer of at least {lowest}. Received: {field}={raw!r}"
+            )
+    values["budgets"], budget_errors = parse_budgets(data, values["device"])
+    errors.update(budget_errors)
+    return values, errors
+
+
+class RecommendView(APIView):
+    """The ranked feasible plans, what binds, the closest plans, and what to measure next."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
+        description=__doc__,
+    )
+    def get(self, request: Request) -> Response:
+        return self._answer(request.query_params)
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
+    )
+    def post(self, request: Request) -> Response:
+        return self._answer(request.data)
+
+    def _answer(self, data: Mapping[str, Any]) -> Response:
+        from measurements.recommend import finite_json, recommend_for
+
+        values, errors = parse_request(data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        answer = recommend_for(
+            values["model"], values["device"], values["budgets"], values["strategy"],
+            values["threads"], values["top"], values["seed"],
+        )  # fmt: skip
+        return Response(finite_json(answer))
+
+
+recommend = RecommendView.as_view()
+# Included by webapp/urls.py at api/recommend (before the api/ include).
+urlpatterns = [path("", recommend, name="api-recommend")]

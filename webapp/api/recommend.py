@@ -16,7 +16,7 @@ from typing import Any
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +27,24 @@ from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 STRATEGIES = ("exhaustive", "greedy", "dqn")
 INTEGERS = {"threads": (1, 1), "top": (5, 1), "seed": (0, 0)}
+PARAMETERS = [
+    OpenApiParameter("model", str, required=True, description="Model id or name."),
+    OpenApiParameter("device", str, required=True, description="Device id or name."),
+    OpenApiParameter("strategy", str, enum=list(STRATEGIES)),
+    OpenApiParameter("threads", int, description="Thread count (default 1)."),
+    OpenApiParameter("top", int, description="Plans per list (default 5)."),
+    OpenApiParameter("seed", int, description="The DQN's seed."),
+    OpenApiParameter("min_accuracy_pct", float, description="A_min, %."),
+    OpenApiParameter("max_energy_mj", float, description="E_max, mJ per inference."),
+    OpenApiParameter("latency_ms", float, description="T_bgt, ms."),
+    OpenApiParameter("storage_mb", float, description="S_bgt, MB."),
+    OpenApiParameter("cache_mb", float, description="S_Cache of eq. 6, MB."),
+    OpenApiParameter("weights", str, enum=["device", "manual"], description="mu from device?"),
+    *(
+        OpenApiParameter(mu, float, description="Weight, 0..1.")
+        for mu in ("mu1", "mu2", "mu3", "mu4")
+    ),
+]
 
 
 def _row(model: type, value: Any) -> Any:
@@ -78,6 +96,7 @@ class RecommendView(APIView):
     permission_classes = API_PERMISSIONS
 
     @extend_schema(
+        parameters=PARAMETERS,
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
         description=__doc__,
     )

@@ -186,7 +186,7 @@ class AdbDriver(Driver):
         result = adb_support.build_result(parsed, self.config, protocol, num_threads, prepared)
         result["provenance"]["command"] = command
         result["provenance"]["binary_sha256"] = _sha256(self.config.benchmark_binary)
-        if samples is not None and isinstance(samples, str):
+        if isinstance(samples, str):  # sampling failed: say why
             energy_reason = samples
         elif samples is not None:
             result.update(

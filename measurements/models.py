@@ -322,7 +322,13 @@ class Result(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["device", "num_threads"], name="result_device_threads")]
+        indexes = [
+            models.Index(fields=["device", "num_threads"], name="result_device_threads"),
+            # The explorer and compare pages pick results by artifact, threads and device.
+            models.Index(
+                fields=["artifact", "num_threads", "device"], name="result_artifact_threads_dev"
+            ),
+        ]
         constraints = [
             *_non_negative(
                 "latency_mean_ms",

@@ -85,14 +85,17 @@ def pareto_front(points: Sequence[Sequence[float]], goals: Sequence[str]) -> lis
 def _front_2d(costs: np.ndarray) -> list[int]:
     # Sorted by x then y, a point is on the front when its y is below every y
     # seen so far, or when it duplicates the front point just before it.
-    order = np.lexsort((costs[:, 1], costs[:, 0]))
+    # Plain Python floats in the loop: indexing NumPy scalars is several times slower.
+    order = np.lexsort((costs[:, 1], costs[:, 0])).tolist()
+    rows = costs.tolist()
     front: list[int] = []
-    best_y = np.inf
+    best_y = float("inf")
     for i in order:
-        if costs[i, 1] < best_y:
+        x, y = rows[i]
+        if y < best_y:
             front.append(i)
-            best_y = costs[i, 1]
-        elif front and (costs[i] == costs[front[-1]]).all():
+            best_y = y
+        elif front and rows[front[-1]] == [x, y]:
             front.append(i)
     return front
 

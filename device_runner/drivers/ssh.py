@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -60,7 +61,11 @@ _UNREACHABLE = (
     "Connection closed by",
     "Connection reset",
     "kex_exchange_identification",
+    "Timeout, server",
+    "Broken pipe",
 )
+REMOTE_TIMEOUT_EXIT = 124  # coreutils timeout(1): the command ran out of time
+LOCAL_MARGIN_S = 30  # the local timeout waits this much longer than the board's own
 
 
 def _text(data: str | bytes | None) -> str:
@@ -130,7 +135,11 @@ class SshDriver(Driver):
             raise DriverError(f"The SSH key {key} set for {self.where} does not exist")
 
     def _run(self, argv: list[str], what: str, timeout: float, stdin: bytes = b"") -> Any:
-        """Run ssh/scp; a timeout or ssh's own failure becomes a plain ``DriverError``."""
+        """Run ssh/scp; a timeout or ssh's own failure becomes a plain ``DriverError``.
+
+        A local timeout means the board stopped answering (the board-side
+        timeout of a measurement fires first), so the device counts as offline.
+        """
         self._check_key()
         try:
             proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
@@ -151,7 +160,8 @@ class SshDriver(Driver):
         return self._run(argv, what, timeout, stdin)
 
     def _scp(self, sources: list[str], remote_dir: str, what: str) -> None:
-        dest = f"{self.target}:{remote_dir}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6, scp's syntax
+        dest = f"{self.user}@{host}:{remote_dir}/" if self.user else f"{host}:{remote_dir}/"
         argv = ["scp", "-q", "-P", str(self.port), *self._options(), *sources, dest]
         self._run(argv, what, self._timeout("copy_timeout", 300))
 
@@ -192,9 +202,22 @@ class SshDriver(Driver):
 
     def _agent(self, run_dir: str, flags: str, args: dict[str, Any], what: str, timeout: float):
         """Run the agent with the remote Python; its JSON document, or a plain DriverError."""
-        command = f"{shlex.quote(self.python)} {shlex.quote(run_dir + '/measure.py')}{flags}"
-        proc = self._ssh(command, what, timeout, json.dumps(args).encode())
+        agent = f"{shlex.quote(self.python)} {shlex.quote(run_dir + '/measure.py')}{flags}"
+        # The board kills the agent itself at the timeout (coreutils timeout when
+        # present), so a hung model does not keep running after ssh gives up.
+        command = (
+            f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {int(timeout)} "
+            f"{agent}; else exec {agent}; fi"
+        )
+        stdin = json.dumps(args).encode()
+        proc = self._ssh(command, what, timeout + LOCAL_MARGIN_S, stdin)
         stderr = _text(proc.stderr)[-TAIL:] or "(empty)"
+        if proc.returncode == REMOTE_TIMEOUT_EXIT or proc.returncode == 128 + 9:
+            raise DriverError(
+                f"The agent on {self.where} was stopped on the board after the {int(timeout)} s "
+                f"timeout while {what}; raise the device setting timeout_seconds if the model "
+                "is just slow"
+            )
         if proc.returncode == 127:
             raise DriverError(
                 f"The remote Python {self.python!r} was not found on {self.where}: set the "
@@ -205,7 +228,8 @@ class SshDriver(Driver):
             document = json.loads(_text(proc.stdout))
         except ValueError:
             raise DriverError(
-                f"The agent on {self.where} exited with code {proc.returncode} without a JSON "
+                f"The agent on {self.where} exited with code {proc.returncode}"
+                f"{_signal_note(proc.returncode)} without a JSON "
                 f"document (stdout began {_text(proc.stdout)[:200]!r}); stderr tail:\n{stderr}"
             ) from None
         if not isinstance(document, dict):
@@ -312,6 +336,16 @@ class SshDriver(Driver):
         except DriverError:
             return  # an offline board keeps its directory; the next cleanup retries
         self.run_dir = None
+
+
+def _signal_note(code: int) -> str:
+    """Exit statuses above 128 are a signal on the board (139: SIGSEGV in a kernel)."""
+    if code <= 128:
+        return ""
+    try:
+        return f" (killed by {signal.Signals(code - 128).name})"
+    except ValueError:
+        return f" (killed by signal {code - 128})"
 
 
 def _probe_report(report: HealthReport, probe: dict[str, Any], sensor: str) -> HealthReport:

@@ -7,6 +7,7 @@ layouts, through the ``power_root`` setting).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
@@ -64,7 +65,8 @@ class Server:
             "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
             "Subsystem sftp /usr/lib/openssh/sftp-server\n"
         )
-        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+        with contextlib.suppress(PermissionError):  # sshd's privilege-separation directory
+            Path("/run/sshd").mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(config)],
             stdout=subprocess.DEVNULL,
@@ -244,6 +246,19 @@ def test_it_fails_clearly_on_a_corrupt_model(server: Server, tmp_path: Path) -> 
     with pytest.raises(DriverError, match="cannot load the model") as caught:
         _measure(driver, corrupt)
     assert not caught.value.device_offline  # the model's fault, not the board's
+
+
+def test_it_stops_a_measurement_on_the_board_at_the_timeout(
+    server: Server, tiny_tflite: Path
+) -> None:
+    driver = get_driver("ssh", server.settings(timeout_seconds=1))
+    endless = QUICK.replace(target_rel_ci=1e-12, max_runs=10**9, max_seconds=60)
+    prepared = driver.prepare(tiny_tflite)
+    started = time.monotonic()
+    with pytest.raises(DriverError, match="stopped on the board after the 1 s timeout") as caught:
+        driver.measure(prepared, num_threads=1, protocol=endless)
+    driver.cleanup()
+    assert time.monotonic() - started < 15 and not caught.value.device_offline
 
 
 @pytest.mark.django_db

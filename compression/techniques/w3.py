@@ -131,6 +131,8 @@ class W3(Technique):
     """Magnitude pruning of kernels, by threshold or to a target sparsity."""
 
     code = "W3"
+    # Seed 003 (tables 5 and 6, figures 3 and 4) sweeps target sparsity 0.2 to 0.8.
+    sweep = ({}, {"s": 0.2}, {"s": 0.4}, {"s": 0.6}, {"s": 0.8})
     name = "Magnitude pruning"
     category = "pruning"
     applies_to = "fc"

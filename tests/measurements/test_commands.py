@@ -21,3 +21,13 @@ def test_it_loads_the_catalogue_and_the_local_device_idempotently(capsys):
     assert local.kind == "local" and local.processor
     assert Device.objects.count() == 1
     assert "techniques loaded" in capsys.readouterr().out
+
+
+def test_it_builds_the_standard_sweep_from_the_registry():
+    from measurements.actions import standard_sweep_texts
+
+    texts = standard_sweep_texts()
+    assert texts[0] == "baseline"
+    assert {f"W3(s={s})" for s in (0.2, 0.4, 0.6, 0.8)} <= set(texts)
+    assert {cls.code for cls in all_techniques()} <= set(texts)
+    assert len(texts) == len(set(texts))

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("", include("webapp.dashboard.analysis.urls")),
     path("", include("webapp.dashboard.manage.urls")),
+    path("", include("webapp.dashboard.recommend.urls")),
 ]

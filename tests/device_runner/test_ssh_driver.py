@@ -282,6 +282,41 @@ def test_it_tests_a_connection_from_the_command_line(server: Server, tmp_path: P
         _call(call_command, "testdevice", "tx2")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_serves_a_board_job_and_marks_an_unreachable_board_offline(
+    server: Server, tiny_tflite: Path, tmp_path: Path
+) -> None:
+    from django.core.files.base import ContentFile
+
+    from device_runner.runner import Runner
+    from measurements.models import Device, Job, Result
+    from tests.factories import make_artifact, make_job
+
+    write_ina3221(tmp_path, {"VDD_IN": 5000})
+    settings = server.settings(sensor="ina3221", power_root=str(tmp_path))
+    address = settings.pop("address")
+    board = Device.objects.create(
+        name="tx2", kind="ssh", address=address, settings=settings, online=True
+    )
+    gone = Device.objects.create(
+        name="gone", kind="ssh", address=address, online=True,
+        settings={**settings, "port": _free_port()},
+    )  # fmt: skip
+    artifact = make_artifact()
+    artifact.tflite_file.save("tiny.tflite", ContentFile(tiny_tflite.read_bytes()))
+    served = make_job(artifact=artifact, device=board, protocol=QUICK.get_config())
+    failed = make_job(artifact=artifact, device=gone, protocol=QUICK.get_config())
+    assert Runner(devices=[board, gone]).run(once=True) == 2
+    served.refresh_from_db()
+    failed.refresh_from_db()
+    assert served.status == Job.Status.SUCCEEDED, served.error
+    result = Result.objects.get(job=served)
+    assert result.energy_measured and "Jetson ina3221, rails VDD_IN" in result.energy_method
+    assert result.provenance["transport"] == "ssh"
+    assert failed.status == Job.Status.FAILED and "does not answer over SSH" in failed.error
+    assert not Device.objects.get(pk=gone.pk).online and Device.objects.get(pk=board.pk).online
+
+
 def _call(call_command, *args) -> str:
     from io import StringIO
 

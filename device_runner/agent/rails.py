@@ -72,20 +72,24 @@ def hwmon_rails(root):
     """L4T 34+: ``{rail: (in<ch>_input mV path, curr<ch>_input mA path)}``.
 
     Layout: ``<root>/bus/i2c/drivers/ina3221/<bus-addr>/hwmon/hwmonN/in<ch>_label``;
-    the hwmonN number changes between boots, so the tree is walked. Labels
-    without a current file (Orin's "sum of shunt voltages") are skipped.
+    the hwmonN number changes between boots, so every ``hwmon*`` directory is
+    searched. ``<bus-addr>`` is a symlink into ``/sys/devices`` and the device
+    links back to its driver, so the search globs through the links (a
+    link-following ``os.walk`` would loop for ever, a plain one would miss
+    them). Labels without a current file (Orin's "sum of shunt voltages") are
+    skipped.
     """
-    base = os.path.join(root, "bus/i2c/drivers/ina3221")
+    pattern = os.path.join(root, "bus/i2c/drivers/ina3221/*/hwmon/hwmon*/in*_label")
     rails = {}  # type: Dict[str, Tuple[str, str]]
-    for directory, _dirs, files in sorted(os.walk(base, followlinks=False)):
-        for name in sorted(files):
-            match = re.match(r"^in(\d+)_label$", name)
-            if not match:
-                continue
-            volts = os.path.join(directory, "in%s_input" % match.group(1))
-            amps = os.path.join(directory, "curr%s_input" % match.group(1))
-            if os.path.exists(volts) and os.path.exists(amps):
-                rails.setdefault(_read_text(os.path.join(directory, name)), (volts, amps))
+    for label in sorted(glob.glob(pattern)):
+        directory, name = os.path.split(label)
+        match = re.match(r"^in(\d+)_label$", name)
+        if not match:
+            continue
+        volts = os.path.join(directory, "in%s_input" % match.group(1))
+        amps = os.path.join(directory, "curr%s_input" % match.group(1))
+        if os.path.exists(volts) and os.path.exists(amps):
+            rails.setdefault(_read_text(label), (volts, amps))
     return rails
 
 

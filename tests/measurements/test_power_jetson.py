@@ -93,11 +93,22 @@ def test_it_finds_no_rail_in_a_line_without_power_fields() -> None:
     assert parse_tegrastats("RAM 2203/7846MB (lfb 1218x4MB) SWAP 0/3923MB IRAM 0/252kB") == {}
 
 
+def _sysfs_device(root: Path, driver: str, bus_addr: str) -> Path:
+    """As in real sysfs: the driver's entry is a symlink to the device, which links back."""
+    device = root / "devices/platform/i2c" / bus_addr
+    device.mkdir(parents=True)
+    drivers = root / "bus/i2c/drivers" / driver
+    drivers.mkdir(parents=True, exist_ok=True)
+    (drivers / bus_addr).symlink_to(device, target_is_directory=True)
+    (device / "driver").symlink_to(drivers, target_is_directory=True)  # the loop
+    return device
+
+
 def write_ina3221(root: Path, rails: dict[str, float]) -> None:
     """L4T 32 layout: up to three rails per iio device, power in mW."""
     names = list(rails)
     for chip, start in enumerate(range(0, len(names), 3)):
-        device = root / f"bus/i2c/drivers/ina3221x/0-004{chip}/iio:device{chip}"
+        device = _sysfs_device(root, "ina3221x", f"0-004{chip}") / f"iio:device{chip}"
         device.mkdir(parents=True)
         for channel, name in enumerate(names[start : start + 3]):
             (device / f"rail_name_{channel}").write_text(name + "\n")
@@ -107,7 +118,7 @@ def write_ina3221(root: Path, rails: dict[str, float]) -> None:
 
 def write_hwmon(root: Path, rails: dict[str, tuple[float, float]]) -> None:
     """L4T 34+ layout: labels, mV and mA per channel (1-based), and Orin's shunt-sum label."""
-    device = root / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon3"
+    device = _sysfs_device(root, "ina3221", "1-0040") / "hwmon/hwmon3"
     device.mkdir(parents=True)
     for channel, (name, (mv, ma)) in enumerate(rails.items(), start=1):
         (device / f"in{channel}_label").write_text(name + "\n")

@@ -26,7 +26,10 @@ from measurements.models import Device, DNNModel
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 STRATEGIES = ("exhaustive", "greedy", "dqn")
-INTEGERS = {"threads": (1, 1), "top": (5, 1), "seed": (0, 0)}
+# field -> (default, lowest, highest)
+INTEGERS = {"threads": (1, 1, 256), "top": (5, 1, 100), "seed": (0, 0, 2**31 - 1)}
+# Ids longer than this cannot be database keys (and would overflow SQLite's integers).
+MAX_ID_DIGITS = 18
 PARAMETERS = [
     OpenApiParameter("model", str, required=True, description="Model id or name."),
     OpenApiParameter("device", str, required=True, description="Device id or name."),
@@ -74,15 +77,15 @@ def parse_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
             f"Choose one of {', '.join(STRATEGIES)}. Received: strategy={strategy!r}"
         )
     values["strategy"] = strategy
-    for field, (default, lowest) in INTEGERS.items():
+    for field, (default, lowest, highest) in INTEGERS.items():
         raw = data.get(field)
         try:
             values[field] = default if raw in (None, "") else int(raw)
-            if values[field] < lowest:
+            if not lowest <= values[field] <= highest:
                 raise ValueError
         except (TypeError, ValueError):
             errors[field] = (
-                f"{field} must be an integer of at least {lowest}. Received: {field}={raw!r}"
+                f"{field} must be an integer from {lowest} to {highest}. Received: {field}={raw!r}"
             )
     values["budgets"], budget_errors = parse_budgets(data, values["device"])
     errors.update(budget_errors)
@@ -113,6 +116,9 @@ class RecommendView(APIView):
     def _answer(self, data: Mapping[str, Any]) -> Response:
         from measurements.recommend import finite_json, recommend_for
 
+        if not isinstance(data, Mapping):
+            body = {"detail": f"Send an object of inputs. Received: {type(data).__name__}"}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         values, errors = parse_request(data)
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)

@@ -80,3 +80,16 @@ def test_the_url_module_does_not_import_the_selector():
     source = Path(webapp.api.recommend.__file__).read_text()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not any("compression" in line or "tensorflow" in line for line in top_level)
+
+
+def test_it_answers_odd_inputs_with_a_400_not_a_500():
+    from django.contrib.auth.models import User
+
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("odd"))
+    assert client.post("/api/recommend", [1, 2], format="json").status_code == 400
+    response = APIClient().get(
+        "/api/recommend", {"model": "9" * 30, "device": "1", "threads": "100000"}
+    )
+    assert response.status_code == 400
+    assert {"model", "threads"} <= set(response.json())

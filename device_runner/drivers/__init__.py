@@ -3,7 +3,7 @@
 Importing this package registers the built-in kinds. No Django import.
 """
 
-from device_runner.drivers import local
+from device_runner.drivers import adb, local
 from device_runner.drivers.base import (
     Driver,
     DriverError,
@@ -22,6 +22,7 @@ __all__ = [
     "MeasurementResult",
     "PreparedArtifact",
     "driver_kinds",
+    "adb",
     "get_driver",
     "local",
     "register_driver",

@@ -200,7 +200,9 @@ class SshDriver(Driver):
             )
         return DriverError(f"SSH to {self.where} failed while {what}: {stderr[-TAIL:]}")
 
-    def _agent(self, run_dir: str, flags: str, args: dict[str, Any], what: str, timeout: float):
+    def _agent(
+        self, run_dir: str, flags: str, args: dict[str, Any], what: str, timeout: float
+    ) -> dict[str, Any]:
         """Run the agent with the remote Python; its JSON document, or a plain DriverError."""
         agent = f"{shlex.quote(self.python)} {shlex.quote(run_dir + '/measure.py')}{flags}"
         # The board kills the agent itself at the timeout (coreutils timeout when

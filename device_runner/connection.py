@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from device_runner.devices import driver_for
 from device_runner.drivers import DriverError, HealthReport
-from device_runner.drivers import ssh as _ssh  # noqa: F401 - registers the "ssh" kind
 from measurements.models import Device
 
 

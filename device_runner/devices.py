@@ -7,12 +7,12 @@ from measurements.models import Device
 
 
 def driver_settings(device: Device) -> dict:
-    """The driver's settings: the device's JSON settings plus its address.
+    """The driver's settings: the device's JSON settings plus its address and sensor.
 
     ``address`` is ``user@host`` for ssh and the serial for adb; a value set
     explicitly in the settings JSON wins.
     """
-    return {"address": device.address, **(device.settings or {})}
+    return {"address": device.address, "sensor": device.power_sensor, **(device.settings or {})}
 
 
 def driver_for(device: Device) -> Driver:

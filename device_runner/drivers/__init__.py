@@ -3,7 +3,7 @@
 Importing this package registers the built-in kinds. No Django import.
 """
 
-from device_runner.drivers import adb, local
+from device_runner.drivers import adb, local, ssh
 from device_runner.drivers.base import (
     Driver,
     DriverError,
@@ -26,4 +26,5 @@ __all__ = [
     "get_driver",
     "local",
     "register_driver",
+    "ssh",
 ]

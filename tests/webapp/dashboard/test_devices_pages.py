@@ -113,15 +113,22 @@ def test_it_reports_a_local_device_that_cannot_run_litert_and_marks_it_offline(l
     assert not device.online
 
 
-@pytest.mark.parametrize("kind", ["ssh", "adb"])
-def test_it_says_plainly_when_no_driver_exists_for_a_kind(logged_in, kind):
-    device = make_device(kind=kind, address="someone@somewhere", online=False)
+@pytest.mark.parametrize(
+    ("kind", "address", "options", "says"),
+    [
+        # Port 1 on loopback refuses at once: the board "does not answer".
+        ("ssh", "someone@127.0.0.1", {"port": 1, "connect_timeout": 3}, "127.0.0.1"),
+        ("adb", "SERIAL123", {"adb": "/nonexistent/adb"}, "/nonexistent/adb"),
+    ],
+)
+def test_it_reports_an_unreachable_remote_device_plainly(logged_in, kind, address, options, says):
+    device = make_device(kind=kind, address=address, settings=options, online=True)
     response = logged_in.post(f"/devices/{device.pk}/test/")
     body = response.content.decode()
     assert response.status_code == 200
-    assert f"No driver for kind &#x27;{kind}&#x27; on this server yet" in body
+    assert says in body and "Traceback" not in body
     device.refresh_from_db()
-    assert not device.online and device.last_seen is None
+    assert not device.online
 
 
 def test_it_only_tests_a_connection_on_post(logged_in):

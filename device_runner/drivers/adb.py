@@ -45,6 +45,7 @@ from device_runner.drivers.base import (
     HealthReport,
     MeasurementResult,
     PreparedArtifact,
+    check_threads,
     file_identity,
     register_driver,
 )
@@ -161,10 +162,7 @@ class AdbDriver(Driver):
         self, prepared: PreparedArtifact, num_threads: int, protocol: ProtocolConfig
     ) -> MeasurementResult:
         """Run ``benchmark_model`` once, sampling battery power meanwhile."""
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError(
-                f"num_threads must be an integer >= 1. Received: num_threads={num_threads!r}"
-            )
+        check_threads(num_threads)
         command = self.config.command(prepared.device_path, num_threads, protocol)
         timeout = self.config.run_timeout_seconds or 120 + 3 * protocol.max_seconds
         sampler, energy_reason = self._sampler(protocol)

@@ -127,6 +127,19 @@ class Driver:
         """Remove what ``prepare`` left on the device (idempotent)."""
 
 
+def check_threads(num_threads: object) -> int:
+    """Refuse a thread count that is not a positive integer (every driver's rule).
+
+    Raises:
+        ValueError: naming the value received.
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(
+            f"num_threads must be an integer >= 1. Received: num_threads={num_threads!r}"
+        )
+    return num_threads
+
+
 def file_identity(path: str | Path) -> tuple[str, int]:
     """SHA-256 and size of a file, raising ``DriverError`` if it cannot be read."""
     digest = hashlib.sha256()

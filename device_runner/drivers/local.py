@@ -28,6 +28,7 @@ from device_runner.drivers.base import (
     HealthReport,
     MeasurementResult,
     PreparedArtifact,
+    check_threads,
     file_identity,
     register_driver,
 )
@@ -76,10 +77,7 @@ class LocalDriver(Driver):
         self, prepared: PreparedArtifact, num_threads: int, protocol: ProtocolConfig
     ) -> MeasurementResult:
         """Measure in a child process; raises ``DriverError`` naming any failure."""
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError(
-                f"num_threads must be an integer >= 1. Received: num_threads={num_threads!r}"
-            )
+        check_threads(num_threads)
         args = {
             "model_path": prepared.device_path,
             "num_threads": num_threads,

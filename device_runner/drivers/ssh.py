@@ -39,6 +39,7 @@ from device_runner.drivers.base import (
     HealthReport,
     MeasurementResult,
     PreparedArtifact,
+    check_threads,
     file_identity,
     register_driver,
 )
@@ -286,10 +287,7 @@ class SshDriver(Driver):
         self, prepared: PreparedArtifact, num_threads: int, protocol: ProtocolConfig
     ) -> MeasurementResult:
         """Run the agent on the board; raises ``DriverError`` naming any failure."""
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError(
-                f"num_threads must be an integer >= 1. Received: num_threads={num_threads!r}"
-            )
+        check_threads(num_threads)
         run_dir = prepared.device_path.rpartition("/")[0]
         args = {
             **self._agent_args(),

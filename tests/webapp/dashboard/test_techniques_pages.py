@@ -66,3 +66,20 @@ def test_it_shows_a_technique_with_the_plans_that_use_it(logged_in):
 
 def test_it_answers_404_for_an_unknown_code(logged_in):
     assert logged_in.get("/techniques/NOPE/").status_code == 404
+
+
+def test_it_shows_an_automatic_default_as_auto_not_none(logged_in):
+    from measurements.models import Technique
+
+    Technique.objects.create(
+        code="C1",
+        name="Sparse kernels",
+        category="convolution decomposition",
+        applies_to="conv",
+        default_params={"basis": None, "sparsity": 0.7},
+        description="d",
+    )
+    body = logged_in.get("/techniques/").content.decode()
+    assert "basis=auto" in body and "None" not in body
+    detail = logged_in.get("/techniques/C1/").content.decode()
+    assert "C1(basis=none, sparsity=0.7)" in detail

@@ -193,7 +193,7 @@ def test_it_reports_the_childs_own_peak_memory_not_the_runners(
     # Linux carries ru_maxrss across fork+exec: a runner holding 600 MB would
     # otherwise show up as every model's peak memory.
     ballast = bytearray(600 * 1024 * 1024)
-    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
     driver = LocalDriver({"work_dir": str(tmp_path)})
     prepared = driver.prepare(tiny_tflite)
     result = driver.measure(prepared, 1, QUICK)

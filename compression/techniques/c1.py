@@ -16,13 +16,13 @@ import keras
 import numpy as np
 from sklearn.decomposition import PCA
 
-from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, resolve_targets
 from compression.techniques import register
+from compression.techniques._masked import rebuild_with_masks
 from compression.techniques.base import Technique
-from compression.training import FineTune, WeightMask
+from compression.training import FineTune
 
 
 def channel_basis(kernel: np.ndarray, size: int) -> np.ndarray:
@@ -100,13 +100,7 @@ class C1(Technique):
         """
         source = as_functional(model)
         chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
-        masks: dict[str, dict[int, np.ndarray]] = {}
-        replacements = {layer.name: self._decompose(masks) for layer in chosen}
-        compressed = rebuild(source, replacements)
-        training.attach(compressed, WeightMask(masks))
-        if data is not None:
-            training.fine_tune(compressed, data, fine_tune or FineTune())
-        return compressed
+        return rebuild_with_masks(source, chosen, self._decompose, data, fine_tune)
 
     def _decompose(self, masks: dict[str, dict[int, np.ndarray]]) -> Replacement:
         def replace(layer: keras.layers.Layer, x: object) -> object:

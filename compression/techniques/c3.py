@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from compression import training
 from compression.data.base import Dataset
-from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
+from compression.surgery import Replacement, all_but_first, as_functional, resolve_targets
 from compression.techniques import register
+from compression.techniques._masked import rebuild_with_masks
 from compression.techniques.base import Technique
-from compression.training import FineTune, WeightMask
+from compression.training import FineTune
 
 
 def connection_mask(cin: int, m: int, theta: float, rng: np.random.Generator) -> np.ndarray:
@@ -81,13 +81,7 @@ class C3(Technique):
         """
         source = as_functional(model)
         chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
-        masks: dict[str, dict[int, np.ndarray]] = {}
-        replacements = {layer.name: self._thin(masks) for layer in chosen}
-        compressed = rebuild(source, replacements)
-        training.attach(compressed, WeightMask(masks))
-        if data is not None:
-            training.fine_tune(compressed, data, fine_tune or FineTune())
-        return compressed
+        return rebuild_with_masks(source, chosen, self._thin, data, fine_tune)
 
     def _thin(self, masks: dict[str, dict[int, np.ndarray]]) -> Replacement:
         def replace(layer: keras.layers.Layer, x: object) -> object:

@@ -44,9 +44,17 @@ class JobQueueMixin:
 
     @classmethod
     def claim(
-        cls, owner: str, device_ids: Iterable[int], lease_seconds: int, now: datetime | None = None
+        cls,
+        owner: str,
+        device_ids: Iterable[int],
+        lease_seconds: int,
+        now: datetime | None = None,
+        where: Q | None = None,
     ):
         """Lease the oldest claimable job on one of ``device_ids`` to ``owner``.
+
+        ``where`` narrows the candidates further (a measure-only runner takes
+        only jobs whose artifact is ready).
 
         Returns:
             The claimed Job (status running, attempts incremented), or None
@@ -55,6 +63,8 @@ class JobQueueMixin:
         now = now or timezone.now()
         with transaction.atomic():
             rows = cls.objects.filter(cls.claimable(now), device_id__in=list(device_ids))
+            if where is not None:
+                rows = rows.filter(where)
             rows = rows.order_by("created_at", "id")
             if connection.features.has_select_for_update_skip_locked:
                 rows = rows.select_for_update(skip_locked=True)

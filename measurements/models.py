@@ -347,3 +347,57 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.pk}: {self.artifact} on {self.device} x{self.num_threads}"
+
+
+class RunnerToken(models.Model):
+    """A device host's credential for the runner API: staff-made, device-scoped, revocable.
+
+    Only the key's SHA-256 is stored (the key is shown once, when issued); a
+    key is 32 random bytes, so an unsalted hash cannot be reversed by search.
+    ``role`` says what the host may do: measure on its ``devices``, compress
+    pending artifacts (any device's: compression needs compute, not a
+    device), or both. The host reports its name and version with every call.
+    """
+
+    class Role(models.TextChoices):
+        MEASURE = "measure", "measure on its devices"
+        COMPRESS = "compress", "compress artifacts"
+        BOTH = "both", "compress and measure"
+
+    name = models.CharField(max_length=100, unique=True, help_text="Which host, e.g. pi-lab-3.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=8, editable=False, help_text="To recognise a key.")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.BOTH)
+    devices = models.ManyToManyField(Device, blank=True, related_name="runner_tokens")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    host_name = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    mode = models.CharField(max_length=12, blank=True, help_text="What the host last ran as.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def may_measure(self) -> bool:
+        return self.role in (self.Role.MEASURE, self.Role.BOTH)
+
+    @property
+    def may_compress(self) -> bool:
+        return self.role in (self.Role.COMPRESS, self.Role.BOTH)
+
+    @property
+    def owner_prefix(self) -> str:
+        """Every lease this token's hosts take is named with this prefix."""
+        return f"token{self.pk}/"

@@ -1,0 +1,186 @@
+"""The queue as a runner host sees it through the API, scoped by its token.
+
+The server does the claiming, with the same ``SKIP LOCKED`` leases as a
+runner on the database; a host only names itself (its ``owner``), and every
+lease it takes is named ``token<id>/<owner>`` so one token can never renew,
+finish or release another's jobs, and revoking a token finds its jobs.
+A job on a device the token does not serve is, to that token, not there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from device_runner import progress
+from measurements.actions.results import store_result
+from measurements.files import field_sha256
+from measurements.models import Artifact, Device, DNNModel, Job, RunnerToken
+
+MAX_OWNER_LENGTH = 120
+
+
+def lease_owner(token: RunnerToken, owner: str) -> str:
+    """The lease name for a host's ``owner`` under ``token``.
+
+    Raises:
+        ValueError: the owner name is empty, too long or not printable.
+    """
+    if not owner or len(owner) > MAX_OWNER_LENGTH or not owner.isprintable():
+        raise ValueError(
+            f"owner must be 1-{MAX_OWNER_LENGTH} printable characters. Received: {owner=}"
+        )
+    return token.owner_prefix + owner
+
+
+def token_devices(token: RunnerToken, names: list[str] | None = None) -> list[Device]:
+    """The token's devices, narrowed to ``names`` when given.
+
+    Raises:
+        PermissionError: a named device is not one of the token's.
+    """
+    devices = list(token.devices.all())
+    if not names:
+        return devices
+    mine = {d.name: d for d in devices}
+    foreign = sorted(set(names) - set(mine))
+    if foreign:
+        raise PermissionError(f"This token does not serve device(s): {', '.join(foreign)}")
+    return [mine[n] for n in sorted(set(names))]
+
+
+def device_document(device: Device) -> dict[str, Any]:
+    """What a host needs to build the device's driver."""
+    return {
+        "id": device.pk,
+        "name": device.name,
+        "kind": device.kind,
+        "address": device.address,
+        "settings": device.settings or {},
+        "power_sensor": device.power_sensor,
+    }
+
+
+def claim_job(
+    token: RunnerToken, owner: str, device_names: list[str] | None, ready_only: bool
+) -> Job | None:
+    """Lease the oldest claimable job on the token's devices to the host.
+
+    Args:
+        token: the calling host's token (must be allowed to measure).
+        owner: the lease name (``lease_owner`` of the host's own name).
+        device_names: a subset of the token's devices, or None for all.
+        ready_only: only jobs whose artifact is compressed (a measure-only host).
+    """
+    devices = token_devices(token, device_names)
+    where = Q(artifact__status=Artifact.Status.READY) if ready_only else None
+    job = Job.claim(owner, [d.pk for d in devices], settings.JOB_LEASE_SECONDS, where=where)
+    if job is not None:
+        Device.objects.filter(pk=job.device_id).update(online=True)
+    return job
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """A claimed job as the host runs it: device, threads, protocol, artifact and files."""
+    artifact = job.artifact
+    return {
+        "id": job.pk,
+        "attempts": job.attempts,
+        "num_threads": job.num_threads,
+        "protocol": job.protocol or {},
+        "lease_seconds": settings.JOB_LEASE_SECONDS,
+        "device": device_document(job.device),
+        "artifact": artifact_document(artifact),
+    }
+
+
+def artifact_document(artifact: Artifact) -> dict[str, Any]:
+    """An artifact's state and the hash of the file a device runs."""
+    return {
+        "id": artifact.pk,
+        "status": artifact.status,
+        "plan": artifact.plan.canonical,
+        "tflite_sha256": artifact.tflite_sha256 if artifact.tflite_file else "",
+        "file_size": artifact.file_size,
+    }
+
+
+def visible_job(token: RunnerToken, job_id: int) -> Job | None:
+    """The job, if it is on one of the token's devices."""
+    return Job.objects.filter(pk=job_id, device__runner_tokens=token).first()
+
+
+def report_progress(job: Job, owner: str, fraction: float, stage: str, line: str) -> bool:
+    """Record and stream a held job's progress. False if the lease is lost."""
+    return progress.publish(job, owner, fraction, stage, line)
+
+
+def heartbeat(job: Job, owner: str) -> bool:
+    """Renew a held job's lease and mark its device seen. False if the lease is lost."""
+    if not job.heartbeat(owner, settings.JOB_LEASE_SECONDS):
+        return False
+    Device.objects.filter(pk=job.device_id).update(online=True, last_seen=timezone.now())
+    return True
+
+
+def finish_job(job: Job, owner: str, raw: dict[str, Any]) -> None:
+    """Store the measured result and mark the job succeeded, atomically.
+
+    Raises:
+        LeaseLost: the job is no longer this host's; nothing was stored.
+    """
+    store_result(job, owner, raw)
+    progress.broadcast(job.pk, job.device_id, {"progress": 1.0, "stage": "done"})
+
+
+def fail_job(job: Job, owner: str, error: str, retryable: bool, device_offline: bool) -> str | None:
+    """Record a failed attempt as the host describes it. None if the lease is lost."""
+    job.report(owner, job.progress, "failed", error[:2000])
+    status = job.fail(owner, error, retryable=retryable)
+    if status and device_offline:
+        Device.objects.filter(pk=job.device_id).update(online=False)
+    if status:
+        progress.broadcast(job.pk, job.device_id, {"stage": status, "error": error})
+    return status
+
+
+def release_job(job: Job, owner: str, reason: str) -> bool:
+    """Give a held job back untouched (host stopping). False if it was no longer held."""
+    job.report(owner, 0.0, "released", f"{reason}; released by {owner}"[:2000])
+    released = job.release(owner)
+    if released:
+        progress.broadcast(job.pk, job.device_id, {"progress": 0.0, "stage": "released"})
+    return released
+
+
+def may_download(token: RunnerToken, sha256: str) -> Any:
+    """The stored file with this hash that the token may read, or None.
+
+    A measuring host reads the .tflite of artifacts queued on its devices; a
+    compressing host reads base models.
+    """
+    if token.may_measure:
+        artifact = (
+            Artifact.objects.filter(tflite_sha256=sha256, jobs__device__runner_tokens=token)
+            .exclude(tflite_file="")
+            .first()
+        )
+        if artifact is not None:
+            return artifact.tflite_file
+    if token.may_compress:
+        model = DNNModel.objects.filter(sha256=sha256).exclude(file="").first()
+        if model is not None:
+            return model.file
+    return None
+
+
+def model_sha256(artifact: Artifact) -> str:
+    """The base model file's hash, computed (through the storage API) if never recorded."""
+    model = artifact.model
+    if not model.sha256:
+        model.sha256 = field_sha256(model.file)
+        model.save(update_fields=["sha256"])
+    return model.sha256

@@ -184,3 +184,27 @@ def model_sha256(artifact: Artifact) -> str:
         model.sha256 = field_sha256(model.file)
         model.save(update_fields=["sha256"])
     return model.sha256
+
+
+def compressible_artifact(artifact_id: int | None) -> Artifact | None:
+    """That artifact if it may be compressed now, or the one whose queued job is oldest."""
+    rows = Artifact.objects.filter(Artifact.compressible(timezone.now()))
+    if artifact_id is not None:
+        return rows.filter(pk=artifact_id).first()
+    return rows.filter(jobs__status=Job.Status.QUEUED).order_by("jobs__created_at").first()
+
+
+def compression_document(artifact: Artifact) -> dict[str, Any]:
+    """What a host needs to compress the artifact, its base model named by hash."""
+    from measurements.actions.artifacts import LOADER_BY_SOURCE
+
+    dataset = artifact.model.dataset
+    return {
+        "artifact_id": artifact.pk,
+        "plan": artifact.plan.canonical,
+        "plan_steps": artifact.plan.steps,
+        "model_sha256": model_sha256(artifact),
+        "loader": LOADER_BY_SOURCE[dataset.source],
+        "loader_options": dataset.source_options or {},
+        "fine_tune_epochs": settings.COMPRESSION_FINE_TUNE_EPOCHS,
+    }

@@ -1,8 +1,19 @@
 """Django admin for every table: searchable, filterable, read-mostly for figures."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
+from measurements.actions.runner_tokens import revoke_runner_token, set_new_key
+from measurements.models import (
+    Artifact,
+    Dataset,
+    Device,
+    DNNModel,
+    Job,
+    Plan,
+    Result,
+    RunnerToken,
+    Technique,
+)
 
 
 @admin.register(Dataset)
@@ -76,3 +87,36 @@ class ResultAdmin(admin.ModelAdmin):
     list_filter = ["device", "source", "energy_measured", "stable", "num_threads"]
     search_fields = ["artifact__plan__canonical", "artifact__model__name", "source_label"]
     list_select_related = ["artifact__model", "artifact__plan", "device"]
+
+
+@admin.register(RunnerToken)
+class RunnerTokenAdmin(admin.ModelAdmin):
+    """Runner tokens: the key is shown once, when the token is added; revoke, never delete."""
+
+    list_display = [
+        "name",
+        "role",
+        "host_name",
+        "version",
+        "mode",
+        "last_heartbeat_at",
+        "revoked_at",
+    ]
+    list_filter = ["role", "revoked_at"]
+    search_fields = ["name", "host_name", "key_prefix"]
+    fields = ["name", "role", "devices"]
+    filter_horizontal = ["devices"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj: RunnerToken, form, change: bool) -> None:
+        if not change:
+            key = set_new_key(obj)
+            obj.created_by = request.user
+            message = f"Runner key for {obj.name} (shown once, keep it now): {key}"
+            self.message_user(request, message, messages.WARNING)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Revoke (its running jobs go back to the queue)")
+    def revoke(self, request, queryset) -> None:
+        released = sum(revoke_runner_token(token) for token in queryset)
+        self.message_user(request, f"Revoked; {released} running job(s) back in the queue.")

@@ -398,6 +398,18 @@ class RunnerToken(models.Model):
         return self.role in (self.Role.COMPRESS, self.Role.BOTH)
 
     @property
+    def connected(self) -> bool:
+        """Called within two lease lengths: a host that is up polls far more often."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if self.revoked or self.last_heartbeat_at is None:
+            return False
+        window = timedelta(seconds=2 * settings.JOB_LEASE_SECONDS)
+        return timezone.now() - self.last_heartbeat_at <= window
+
+    @property
     def owner_prefix(self) -> str:
         """Every lease this token's hosts take is named with this prefix."""
         return f"token{self.pk}/"

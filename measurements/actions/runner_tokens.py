@@ -49,17 +49,24 @@ def issue_runner_token(
     devices = _devices(device_names)
     if role != RunnerToken.Role.COMPRESS and not devices:
         raise ValueError(f"A {role!r} token needs at least one device. Received: devices=[]")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    token = RunnerToken(
+        name=name,
+        role=role,
+        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+    )
+    key = set_new_key(token)
     with transaction.atomic():
-        token = RunnerToken.objects.create(
-            name=name,
-            role=role,
-            key_hash=hash_key(key),
-            key_prefix=key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8],
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
-        )
+        token.save()
         token.devices.set(devices)
     return token, key
+
+
+def set_new_key(token: RunnerToken) -> str:
+    """Give an unsaved token a fresh key; returns the key (only its hash is kept)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    token.key_hash = hash_key(key)
+    token.key_prefix = key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
+    return key
 
 
 def _devices(names: Iterable[str]) -> list[Device]:

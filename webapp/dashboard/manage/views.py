@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from measurements.models import Device, DNNModel, Job, Plan, Result, Technique
+from measurements.models import Device, DNNModel, Job, Plan, Result, RunnerToken, Technique
 from webapp.dashboard.consumers import job_state
 from webapp.dashboard.manage import uploads
 from webapp.dashboard.manage.forms import DeviceForm, JobRequestForm, ModelUploadForm
@@ -117,7 +117,9 @@ def device_list(request: HttpRequest) -> HttpResponse:
         active_jobs=Count("jobs", filter=Q(jobs__status__in=ACTIVE), distinct=True),
         result_count=Count("results", distinct=True),
     )
-    return render(request, "dashboard/manage/device_list.html", {"devices": devices})
+    hosts = RunnerToken.objects.prefetch_related("devices").order_by("revoked_at", "name")
+    context = {"devices": devices, "hosts": hosts}
+    return render(request, "dashboard/manage/device_list.html", context)
 
 
 @login_required

@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    # TensorFlow's C++ start-up lines (CPU features, absl) would break up the
+    # runner's progress bar; errors still print. Child processes inherit it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -150,6 +150,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # TensorFlow logs each SavedModel export at INFO ("Assets written to: …"),
+    # which would break up runjobs' progress bar; its warnings still show.
+    "loggers": {"tensorflow": {"level": "WARNING"}, "absl": {"level": "WARNING"}},
 }
 
 # Epochs of fine-tuning each compression step gets (bounded: compression runs in runjobs).

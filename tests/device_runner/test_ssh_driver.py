@@ -24,7 +24,7 @@ from device_runner.drivers import DriverError, get_driver
 from device_runner.drivers.base import MeasurementResult
 from device_runner.drivers.ssh import SshDriver
 from measurements.protocol import ProtocolConfig
-from tests.measurements.test_power_jetson import write_hwmon, write_ina3221
+from tests.device_runner.test_jetson_power import write_hwmon, write_ina3221
 
 SSHD = "/usr/sbin/sshd"
 QUICK = ProtocolConfig(

@@ -14,24 +14,23 @@ from tests.factories import make_artifact
 pytestmark = pytest.mark.django_db
 
 
-def compression_children(artifact: Artifact) -> list[int]:
-    """Pids of live compression children working on ``artifact`` (from their command line)."""
+def compression_children(artifact: Artifact, owner: str = "") -> list[int]:
+    """Pids of live compression children working on ``artifact`` for owners starting ``owner``.
+
+    Read from their command lines, whose label names the artifact and the lease owner.
+    """
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().decode("utf-8", "replace")
         except OSError:
             continue  # the process ended while we looked
-        if "measurements.compression_child" in text and f"artifact {artifact.pk} for" in text:
+        if (
+            "measurements.compression_child" in text
+            and f"artifact {artifact.pk} for {owner}" in text
+        ):
             pids.append(int(cmdline.parent.name))
     return pids
-
-
-def wait_for_child(artifact: Artifact, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not compression_children(artifact):
-        assert time.monotonic() < deadline, "no compression child started"
-        time.sleep(0.05)
 
 
 def test_it_terminates_the_child_and_releases_the_artifact_when_told_to_stop():

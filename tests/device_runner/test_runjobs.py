@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,9 @@ QUICK = {"warmup_runs": 1, "min_runs": 5, "max_runs": 50, "max_seconds": 0.3, "i
 SLOW = {"warmup_runs": 1, "min_runs": 10**6, "max_runs": 10**7, "max_seconds": 8, "idle_seconds": 0}
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 def database_url() -> str:
     db = connection.settings_dict
     if connection.vendor == "postgresql":
@@ -52,7 +56,7 @@ def start_runner(*args: str, lease: int = LEASE_SECONDS, env: dict | None = None
         "TF_CPP_MIN_LOG_LEVEL": "3",
         **(env or {}),
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "runjobs", "--poll", "0.5", *args],
         cwd=ROOT,
         env=env,
@@ -60,6 +64,19 @@ def start_runner(*args: str, lease: int = LEASE_SECONDS, env: dict | None = None
         stderr=subprocess.STDOUT,
         text=True,
     )
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def _no_runner_outlives_its_test():
+    # A failed assertion must not leave a runner holding the test database.
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
 
 
 def finish(process: subprocess.Popen, timeout: float = 240) -> str:
@@ -220,9 +237,12 @@ def test_it_retakes_a_killed_compressors_artifact_within_a_lease(lenet, device):
         f"compressed {ready_at - killed_at:.1f} s, all done {done_at - killed_at:.1f} s"
     )
     assert retaken_at - killed_at <= KILL_LEASE_SECONDS + 1
-    # Two leases besides the cold compression itself (a fresh TensorFlow process,
-    # its wall time measured here): no other wait on the dead runner.
-    assert done_at - killed_at <= 2 * KILL_LEASE_SECONDS + (ready_at - retaken_at)
+    # After the retake nothing waits on the dead runner: one job is taken with the
+    # artifact and the other right after it (no idle lease wait in between).
+    killed_job, other_job = (Job.objects.get(pk=job.pk) for job in jobs)
+    assert (killed_job.attempts, other_job.attempts) == (2, 1)
+    earlier, later = sorted([killed_job, other_job], key=lambda job: job.started_at)
+    assert later.started_at - earlier.finished_at < timedelta(seconds=2)
     assert compression_children(artifact, owner_prefix(first)) == []  # no orphan left
     second.send_signal(signal.SIGTERM)
     finish(second, timeout=30)
@@ -230,7 +250,6 @@ def test_it_retakes_a_killed_compressors_artifact_within_a_lease(lenet, device):
     assert artifact.tflite_file and artifact.lease_owner == ""
     assert artifact.lease_expires_at is None
     assert Result.objects.filter(job__in=jobs).count() == 2
-    assert sorted(Job.objects.values_list("attempts", flat=True)) == [1, 2]
 
 
 def test_it_releases_its_job_and_exits_within_ten_seconds_on_sigterm_mid_compression(lenet, device):

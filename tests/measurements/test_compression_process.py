@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,39 +34,42 @@ def compression_children(artifact: Artifact, owner: str = "") -> list[int]:
     return pids
 
 
+def unique_owner() -> str:
+    # Artifact ids repeat between tests: the owner tells this test's child from others.
+    return f"test-{uuid.uuid4().hex[:8]}:"
+
+
 def test_it_terminates_the_child_and_releases_the_artifact_when_told_to_stop():
-    artifact = make_artifact(status="pending")
+    artifact, owner = make_artifact(status="pending"), unique_owner()
     asked = {}
 
     def should_stop() -> bool:
-        if compression_children(artifact):
+        if compression_children(artifact, owner):
             asked.setdefault("at", time.monotonic())
         return "at" in asked
 
     with pytest.raises(actions.CompressionInterrupted):
-        actions.ensure_artifact_ready(artifact, owner="runner-a", should_stop=should_stop)
+        actions.ensure_artifact_ready(artifact, owner=owner, should_stop=should_stop)
     stopped_in = time.monotonic() - asked["at"]
     assert stopped_in < 5, f"took {stopped_in:.1f} s to stop"
-    assert compression_children(artifact) == []
+    assert compression_children(artifact, owner) == []
     artifact.refresh_from_db()
     assert (artifact.status, artifact.lease_owner) == ("pending", "")
     assert artifact.lease_expires_at is None
 
 
 def test_it_stops_compressing_when_another_runner_took_the_lease_over():
-    artifact = make_artifact(status="pending")
+    artifact, owner = make_artifact(status="pending"), unique_owner()
 
     def take_over() -> bool:
         # Another runner retakes the artifact (as if this one had stalled past its lease).
-        if compression_children(artifact):
+        if compression_children(artifact, owner):
             Artifact.objects.filter(pk=artifact.pk).update(lease_owner="runner-b")
         return False
 
     with pytest.raises(actions.ArtifactBusy, match="lease was lost"):
-        actions.ensure_artifact_ready(
-            artifact, owner="runner-a", lease_seconds=3, should_stop=take_over
-        )
-    assert compression_children(artifact) == []
+        actions.ensure_artifact_ready(artifact, owner=owner, lease_seconds=3, should_stop=take_over)
+    assert compression_children(artifact, owner) == []
     artifact.refresh_from_db()
     assert (artifact.status, artifact.lease_owner) == ("compressing", "runner-b")
 

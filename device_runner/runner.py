@@ -53,12 +53,16 @@ class Runner:
         owner: lease owner name written on claimed jobs.
         lease_seconds: lease length; heartbeats renew it every third of it.
         on_progress: called with (job, fraction, stage) for the terminal bar.
+        compress_in_child: compress in a child process that a stop terminates
+            (default); False compresses in this process, for a caller that has
+            TensorFlow loaded already and needs no prompt stop (``demo``).
     """
 
     devices: Sequence[Device]
     owner: str = field(default_factory=runner_identity)
     lease_seconds: int = field(default_factory=lambda: settings.JOB_LEASE_SECONDS)
     on_progress: Callable[[Job, float, str], None] | None = None
+    compress_in_child: bool = True
     stopping: bool = False
     jobs_done: int = 0
 
@@ -130,6 +134,7 @@ class Runner:
             lease_seconds=self.lease_seconds,
             should_stop=lambda: self.stopping or beat.lost.is_set(),
             on_compress=lambda: self._report(job, 0.05, "compressing", f"compressing {plan}"),
+            in_child=self.compress_in_child,
         )
 
     def _release(self, job: Job, reason: str) -> bool:

@@ -2,8 +2,11 @@
 
 Two runners share one queue; a runner killed with SIGKILL leaves its job to
 another once the lease expires; a model that cannot run fails its job with a
-clear error while the runner goes on. The two-runner test needs PostgreSQL
-(SQLite has no row locks to share a queue with); the README says why it skips.
+clear error while the runner goes on. A runner killed while compressing has
+its artifact retaken within a lease; SIGTERM while compressing releases the
+job and exits within seconds; an unreachable database is one line. The
+fifty-job two-runner test needs PostgreSQL (SQLite has no row locks to share a
+queue with); the README says why it skips.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 
@@ -16,7 +17,10 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     """The file at ``path`` under MEDIA_ROOT (``serve`` refuses paths that leave it)."""
     if not (request.user.is_authenticated or settings.PUBLIC_READ):
         return redirect_to_login(request.get_full_path())
-    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    try:
+        response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    except SuspiciousFileOperation:  # a path leaving MEDIA_ROOT: nothing there to show
+        raise Http404("No such file.") from None
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "attachment"  # a model file is data, never a page
     return response

@@ -122,6 +122,7 @@ _PLOTLY_PACKAGE = Path(importlib.util.find_spec("plotly").submodule_search_locat
 _PLOTLY_JS_DIR = _PLOTLY_PACKAGE / "package_data"
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", _PLOTLY_JS_DIR)]
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "staticfiles")  # `manage.py collectstatic`
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -183,6 +184,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and Swagger UI need what the API needs: a login unless the lab is public.
+    "SERVE_PERMISSIONS": ["webapp.api.permissions.LabReadPolicy"],
+    "SERVE_AUTHENTICATION": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.api.schema_hooks.document_access",  # 401, 403, 413 on every operation
+    ],
     # Two models have a `status` and two a `source` with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "DatasetSourceEnum": "measurements.models.Dataset.Source",

@@ -302,6 +302,6 @@ def resolve(kind: str, address: Any, settings: Any, lab: LabPolicy) -> dict[str,
         raise DeviceSettingsError(
             "settings",
             f"Unknown setting {unknown[0]!r} for a {kind} device. Known: "
-            f"{', '.join(sorted(schema))}.",
+            f"{', '.join(sorted(schema))}. Received: {unknown[0]}={settings[unknown[0]]!r}",
         )
     return {key: schema[key](key, value, lab) for key, value in settings.items()}

@@ -66,7 +66,8 @@ def showing(serializer: type[serializers.Serializer], lookup: OpenApiParameter =
 def deleting(what: str) -> Any:
     """Schema of a staff-only delete that a protected relation may refuse."""
     return extend_schema(
-        description=f"Delete a {what} (staff only).", responses={204: None, 409: CONFLICT}
+        description=f"Delete a {what} (staff only).",
+        responses={204: None, 404: NOT_FOUND, 409: CONFLICT},
     )
 
 
@@ -268,8 +269,16 @@ class DeviceViewSet(
         request=inputs.JobQueueSerializer,
         responses={201: inputs.QueuedSerializer, 400: BAD_REQUEST},
     ),
-    cancel=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
-    retry=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
+    cancel=extend_schema(
+        parameters=[ID_IN_PATH],
+        request=None,
+        responses={200: s.JobDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    ),
+    retry=extend_schema(
+        parameters=[ID_IN_PATH],
+        request=None,
+        responses={200: s.JobDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    ),
     destroy=deleting("job with its result"),
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMixin, ApiViewSet):

@@ -227,3 +227,14 @@ def test_a_staff_token_is_not_needed_to_read_but_is_to_delete(world):
     assert member.get(f"/api/devices/{world.laptop.pk}/").status_code == 200
     assert member.delete(f"/api/devices/{world.laptop.pk}/").status_code == 403
     assert Device.objects.filter(pk=world.laptop.pk).exists()
+
+
+def test_django_level_refusals_under_the_api_are_json(staff, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    fields = {f"f{n}": "x" for n in range(10)}
+    response = staff.post("/api/devices/", fields)  # multipart: Django refuses the field count
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
+    missing = staff.get("/api/no-such-thing/")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not found."}
+    assert not Device.objects.exists()

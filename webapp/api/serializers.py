@@ -11,11 +11,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from device_runner.drivers.settings_schema import DeviceSettingsError
 from measurements.figures import has_nul
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 from measurements.op_breakdown import ms_by_type
+from webapp.api.inputs import NOT_BLANK
 
 
 def plan_codes(steps: list[dict[str, Any]]) -> list[str]:
@@ -177,6 +179,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["online", "last_seen", "created_at"]
         extra_kwargs = {
+            "name": {"validators": [NOT_BLANK, UniqueValidator(Device.objects.all())]},
             "cache_mb": {"min_value": 0},
             "idle_power_w": {"min_value": 0},
             "dram_mb": {"max_value": 2147483647},

@@ -238,3 +238,12 @@ def test_django_level_refusals_under_the_api_are_json(staff, settings):
     missing = staff.get("/api/no-such-thing/")
     assert missing.status_code == 404 and missing.json() == {"detail": "Not found."}
     assert not Device.objects.exists()
+
+
+def test_a_blank_name_is_refused_and_the_schema_says_so(staff):
+    response = staff.post("/api/devices/", {"name": "   ", "kind": "local"}, format="json")
+    assert response.status_code == 400 and "blank" in response.json()["name"][0]
+    schema = staff.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert schema["Device"]["properties"]["name"]["pattern"] == r"\S"
+    assert schema["DatasetCreate"]["properties"]["name"]["pattern"] == r"\S"
+    assert not Device.objects.exists()

@@ -3,7 +3,15 @@
 ``train_baseline("lenet", load_digits())`` builds the architecture with seeded
 initial weights and trains it for a fixed budget with Adam and a cosine-decayed
 learning rate: no early stopping, so the result depends only on (architecture,
-data, seed, budget) and the same call gives the same weights. The decay to zero
+data, seed, budget) and the same call gives the same weights.
+
+BatchNormalization layers train with a moving-average momentum of 0.9, not the
+0.99 or 0.999 that Keras and keras.applications default to: those suit ImageNet's
+hundreds of thousands of steps, but after the few hundred steps of a small dataset
+their moving statistics are still mostly the initial (0, 1) and the trained
+network answers one class at inference (MobileNetV2 on 32x32 digits: 10% test
+accuracy after 10 epochs at 0.999, 91% at 0.9). The layers get their original
+momentum back before the model is returned, so later fine-tuning is unchanged. The decay to zero
 (Loshchilov & Hutter 2017, SGDR without restarts) makes the last epoch's
 weights stable, where a constant rate leaves test accuracy swinging by a few
 points from one epoch to the next. With the defaults LeNet reaches 96-98 % test
@@ -19,6 +27,9 @@ import keras
 from compression.data.base import Dataset
 from compression.training import FineTune
 from compression.zoo import build
+
+# Moving-statistics momentum while training from scratch (see the module docstring).
+BASELINE_BN_MOMENTUM = 0.9
 
 
 def train_baseline(
@@ -56,6 +67,7 @@ def train_baseline(
     model = build(arch, dataset.input_shape, dataset.num_classes, **arch_options)
     if budget.epochs == 0:
         return model
+    original_momentum = _set_batchnorm_momentum(model, BASELINE_BN_MOMENTUM)
     steps = budget.epochs * math.ceil(len(dataset.x_train) / budget.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(budget.learning_rate, decay_steps=steps)
     model.compile(
@@ -71,7 +83,29 @@ def train_baseline(
         shuffle=True,
         verbose=0,
     )
+    for layer, momentum in original_momentum.items():
+        layer.momentum = momentum
     return _uncompiled(model)
+
+
+def _set_batchnorm_momentum(model: keras.Model, momentum: float) -> dict[keras.Layer, float]:
+    """Set every BatchNormalization's momentum; returns each layer's previous one."""
+    previous = {}
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            previous[layer] = layer.momentum
+            layer.momentum = momentum
+    return previous
+
+
+def _all_layers(model: keras.Model) -> list[keras.Layer]:
+    # Nested models (a backbone inside a model) hold layers of their own.
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found.extend(_all_layers(layer))
+    return found
 
 
 def _uncompiled(model: keras.Model) -> keras.Model:

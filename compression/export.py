@@ -10,27 +10,21 @@ representative sample). Each mode is a small function, looked up in
 Keras 3 models are exported as a TensorFlow SavedModel with a batch-1 input
 signature, then converted; the batch of 1 gives the interpreter static shapes.
 
-The three quantization techniques (``Q-dyn``, ``Q-f16``, ``Q-int8``) share
-``PostTrainingQuantization``: they leave the Keras model as it is and name the
-export mode that does the work.
+A pure converter: the quantization techniques that name these modes live in
+``compression.techniques`` (``_post_training.py``), so nothing here imports a
+technique and the techniques import this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
-
-from compression.data.base import Dataset
-from compression.errors import NotApplicableError
-from compression.surgery import copy_model
-from compression.techniques.base import Technique
-from compression.training import FineTune
 
 QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
 # TFLite's guide and seed 003 calibrate full-integer models on a few hundred samples.
@@ -156,47 +150,3 @@ _MODES: dict[str, ModeSettings] = {
     "float16": _float16,
     "int8": _int8,
 }
-
-
-class PostTrainingQuantization(Technique):
-    """Shared behaviour of the post-training quantization techniques.
-
-    Quantization happens when the model is exported (``export_mode`` names the
-    converter setting), so ``apply`` returns an unchanged copy of the model.
-    """
-
-    category: ClassVar[str] = "quantization"
-    applies_to: ClassVar[str] = "model"
-
-    def apply(
-        self,
-        model: keras.Model,
-        targets: Sequence[str] | None = None,
-        data: Dataset | None = None,
-        fine_tune: FineTune | None = None,
-    ) -> keras.Model:
-        """Return an unchanged copy of ``model``; quantization is done by ``to_tflite``.
-
-        Raises:
-            NotApplicableError: target layers were named; quantization acts on
-                the whole model.
-        """
-        if targets:
-            raise NotApplicableError(
-                f"{self.code} quantizes the whole model at export and takes no target "
-                f"layers. Received: targets={list(targets)}"
-            )
-        return copy_model(model)
-
-    def export_tflite(self, model: keras.Model, data: Dataset | None = None) -> bytes:
-        """Export ``model`` to ``.tflite`` with this technique's quantization.
-
-        Args:
-            model: the model to export (usually the output of ``apply``).
-            data: the training data; its representative sample calibrates int8.
-
-        Returns:
-            The ``.tflite`` file's bytes.
-        """
-        sample = None if data is None else data.representative_sample(DEFAULT_CALIBRATION_SAMPLES)
-        return to_tflite(model, self.export_mode or "float32", sample)

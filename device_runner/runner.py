@@ -2,8 +2,12 @@
 
 ``Runner.step()`` claims one job and runs it, returning whether there may be
 more work; ``Runner.run()`` loops over steps until told to stop. Signal
-handlers only set ``stopping``: the current job finishes (or is released
-when it is still compressing), then the loop exits.
+handlers only set ``stopping``: the current job finishes, or, when it is
+still compressing, the compression child is terminated and the job released
+(its attempt not counted); then the loop exits.
+
+A job whose artifact another runner is compressing is released at once, so
+this runner takes other work instead of waiting on it.
 """
 
 from __future__ import annotations
@@ -49,12 +53,16 @@ class Runner:
         owner: lease owner name written on claimed jobs.
         lease_seconds: lease length; heartbeats renew it every third of it.
         on_progress: called with (job, fraction, stage) for the terminal bar.
+        compress_in_child: compress in a child process that a stop terminates
+            (default); False compresses in this process, for a caller that has
+            TensorFlow loaded already and needs no prompt stop (``demo``).
     """
 
     devices: Sequence[Device]
     owner: str = field(default_factory=runner_identity)
     lease_seconds: int = field(default_factory=lambda: settings.JOB_LEASE_SECONDS)
     on_progress: Callable[[Job, float, str], None] | None = None
+    compress_in_child: bool = True
     stopping: bool = False
     jobs_done: int = 0
 
@@ -85,31 +93,58 @@ class Runner:
         job = Job.claim(self.owner, [d.pk for d in self.devices], self.lease_seconds)
         if job is None:
             return False
-        self.run_job(job)
-        self.jobs_done += 1
+        if self.run_job(job):
+            self.jobs_done += 1
         return True
 
-    def run_job(self, job: Job) -> None:
-        """Compress (if needed), measure and store one job, with a heartbeat alongside."""
+    def run_job(self, job: Job) -> bool:
+        """Compress (if needed), measure and store one job, with a heartbeat alongside.
+
+        Returns:
+            False when the job was given back to the queue untouched (its
+            artifact is compressed elsewhere, or this runner is stopping).
+        """
         beat = Heartbeat(job, self.owner, self.lease_seconds)
         beat.start()
         try:
             self._report(job, 0.02, "claimed", f"claimed by {self.owner} (attempt {job.attempts})")
-            artifact = actions.ensure_artifact_ready(
-                job.artifact, on_wait=lambda: self._check(beat)
-            )
+            artifact = self._ready_artifact(job, beat)
             self._check(beat)
             self._report(job, 0.3, "measuring", f"measuring on {job.device.name}")
             raw = self.measure(job, artifact)
             self._check(beat)
             actions.store_result(job, self.owner, raw)
             self._report_done(job)
+        except (actions.ArtifactBusy, actions.CompressionInterrupted) as exc:
+            return not self._release(job, str(exc))
         except (JobCancelled, actions.LeaseLost):
             log.info("job %s cancelled or lease lost; leaving it", job.pk)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
             self._record_failure(job, exc)
         finally:
             beat.stop()
+        return True
+
+    def _ready_artifact(self, job: Job, beat: Heartbeat):
+        """The job's artifact compressed; compressing stops when told to stop or the job is lost."""
+        plan = job.artifact.plan
+        return actions.ensure_artifact_ready(
+            job.artifact,
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+            should_stop=lambda: self.stopping or beat.lost.is_set(),
+            on_compress=lambda: self._report(job, 0.05, "compressing", f"compressing {plan}"),
+            in_child=self.compress_in_child,
+        )
+
+    def _release(self, job: Job, reason: str) -> bool:
+        """Give the job back without spending an attempt. False if it was no longer ours."""
+        job.report(self.owner, 0.0, "released", f"{reason}; released by {self.owner}")
+        released = job.release(self.owner)
+        log.info("job %s %s: %s", job.pk, "released" if released else "lost", reason)
+        if released:
+            progress.broadcast(job.pk, job.device_id, {"progress": 0.0, "stage": "released"})
+        return released
 
     def measure(self, job: Job, artifact) -> dict:
         """Run the device's driver on the artifact's .tflite file."""

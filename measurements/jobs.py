@@ -8,6 +8,10 @@ locks, that conditional UPDATE alone makes a single runner safe. A runner
 holds a lease it renews with heartbeats; a job whose lease expired (runner
 killed, host lost) is claimable again. Every state change is a guarded
 UPDATE, so a runner that lost its lease cannot overwrite another's work.
+
+A job whose artifact another runner is compressing under a live lease is not
+claimable: runners take other work meanwhile instead of waiting on it, and
+the job becomes claimable once the artifact is ready or its lease expired.
 """
 
 from __future__ import annotations
@@ -37,10 +41,15 @@ class JobQueueMixin:
 
     @classmethod
     def claimable(cls, now: datetime) -> Q:
-        """Queued jobs past their backoff, and running jobs whose lease expired."""
+        """Queued jobs past their backoff, and running jobs whose lease expired.
+
+        Either way, not while their artifact is being compressed under a live lease.
+        """
         queued = Q(status="queued") & (Q(not_before__isnull=True) | Q(not_before__lte=now))
         expired = Q(status="running", lease_expires_at__lt=now, attempts__lt=F("max_attempts"))
-        return queued | expired
+        artifacts = cls._meta.get_field("artifact").related_model.objects
+        compressing = artifacts.filter(artifacts.model.busy(now)).values("pk")
+        return (queued | expired) & ~Q(artifact_id__in=compressing)
 
     @classmethod
     def claim(

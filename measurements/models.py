@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from measurements.artifact_leases import ArtifactLeaseMixin
 from measurements.jobs import JobQueueMixin
 
 
@@ -139,8 +140,12 @@ class Plan(models.Model):
         return not self.steps
 
 
-class Artifact(models.Model):
-    """A base model compressed by a plan: files, static metrics, host-evaluated accuracy."""
+class Artifact(ArtifactLeaseMixin, models.Model):
+    """A base model compressed by a plan: files, static metrics, host-evaluated accuracy.
+
+    While a runner compresses it, the artifact carries that runner's lease
+    (``measurements.artifact_leases``), renewed like a job's.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -175,6 +180,9 @@ class Artifact(models.Model):
     compress_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The compressor's lease: who compresses it, until when (renewed while it works).
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -56,6 +56,40 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_map(name: str, default: dict[str, str]) -> dict[str, str]:
+    """``name=value`` pairs separated by commas, e.g. ``adb=/usr/bin/adb,py=/opt/bin/python``."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return dict(default)
+    pairs: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        key, sep, value = item.partition("=")
+        if item and (not sep or not key.strip() or not value.strip()):
+            raise ImproperlyConfigured(
+                f"{name} must be name=value pairs separated by commas. Received: {name}={raw!r}"
+            )
+        if item:
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def secret_key(debug: bool, demo_key: str) -> str:
+    """``SECRET_KEY``; required (at least 50 characters) when ``DEBUG`` is false.
+
+    The demo key is public, so a lab running with it would sign sessions anyone can forge.
+    """
+    raw = os.environ.get("SECRET_KEY", "")
+    if debug:
+        return raw or demo_key
+    if len(raw) < 50 or len(set(raw)) < 5 or raw == demo_key:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to at least 50 random characters when DEBUG is false, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+            f"Received: SECRET_KEY of {len(raw)} characters"
+        )
+    return raw
+
+
 def env_path(name: str, default: Path) -> Path:
     """A filesystem path, made absolute."""
     raw = os.environ.get(name)
@@ -79,7 +113,9 @@ def parse_database_url(url: str) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
+            # 0: closed at the end of each request. Under ASGI every request runs in its own
+            # thread, so a kept connection is never reused and leaks until the server's limit.
+            "CONN_MAX_AGE": 0,
             "CONN_HEALTH_CHECKS": True,
         }
     if parts.scheme == "sqlite":

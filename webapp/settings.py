@@ -14,9 +14,11 @@ from webapp.env import (
     env_bool,
     env_int,
     env_list,
+    env_map,
     env_path,
     env_str,
     parse_database_url,
+    secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,8 +26,8 @@ VAR_DIR = env_path("COMPRESSO_VAR_DIR", BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # the default SQLite file and media live here
 
 DEBUG = env_bool("DEBUG", True)
-# The default key is only for a laptop demo; a lab sets SECRET_KEY.
-SECRET_KEY = env_str("SECRET_KEY", "compresso-insecure-demo-key-set-SECRET_KEY-in-a-lab")
+# The demo key is only for a laptop (DEBUG on); with DEBUG=false SECRET_KEY is required.
+SECRET_KEY = secret_key(DEBUG, "compresso-insecure-demo-key-set-SECRET_KEY-in-a-lab")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -49,10 +51,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under daphne, DEBUG or not
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a login unless its view says otherwise (login, static, the API's
+    # own views, which answer 401/403 themselves: see webapp.api.permissions).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -115,19 +121,58 @@ STATIC_URL = "static/"
 _PLOTLY_PACKAGE = Path(importlib.util.find_spec("plotly").submodule_search_locations[0])
 _PLOTLY_JS_DIR = _PLOTLY_PACKAGE / "package_data"
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", _PLOTLY_JS_DIR)]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-MEDIA_URL = "media/"
+STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "staticfiles")  # `manage.py collectstatic`
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_URL = "media/"  # served by webapp.media (a login, never a bare file server)
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
-# Uploaded .keras models above this size are refused with a message.
+
+# Request bodies. webapp.asgi refuses a body over its limit with a 413 before Django reads
+# it: uploads (models, result imports) may reach MAX_MODEL_UPLOAD_BYTES, anything else
+# MAX_REQUEST_BODY_BYTES. The reverse proxy should refuse earlier still (README).
 MAX_MODEL_UPLOAD_BYTES = env_int("MAX_MODEL_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES  # non-file bodies Django reads
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploaded files spool to disk
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# JSON request bodies: nesting and integer size past these are a 400 (webapp.api.parsers).
+MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32, minimum=2)
+
+# Access. Pages, API and media need a login; a public read-only lab lets anonymous
+# visitors read the API and media (never job logs, device settings or /recommend).
+PUBLIC_READ = env_bool("PUBLIC_READ", False)
+# Executables device settings may name, by name: name=path pairs (a request never names a path).
+DEVICE_EXECUTABLES = env_map("DEVICE_EXECUTABLES", {"adb": "adb"})
+# Where ssh keys, known_hosts, ssh configs and benchmark_model binaries named by devices live.
+DEVICE_FILES_DIR = env_path("DEVICE_FILES_DIR", VAR_DIR / "device-files")
+# Server-side .npz datasets are registered only from under this directory.
+DATASET_ROOT = env_path("DATASET_ROOT", VAR_DIR / "datasets")
+
+# HTTPS behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (README).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", BEHIND_TLS_PROXY)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": ["webapp.api.permissions.LabReadPolicy"],
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -139,6 +184,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and Swagger UI need what the API needs: a login unless the lab is public.
+    "SERVE_PERMISSIONS": ["webapp.api.permissions.LabReadPolicy"],
+    "SERVE_AUTHENTICATION": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.api.schema_hooks.document_access",  # 401, 403, 413 on every operation
+    ],
+    # Two models have a `status` and two a `source` with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetSourceEnum": "measurements.models.Dataset.Source",
+        "ResultSourceEnum": "measurements.models.Result.Source",
+        "ArtifactStatusEnum": "measurements.models.Artifact.Status",
+        "JobStatusEnum": "measurements.models.Job.Status",
+    },
 }
 
 # Job queue: how long a claimed job stays leased without a heartbeat.
@@ -150,6 +212,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # TensorFlow logs each SavedModel export at INFO ("Assets written to: …"),
+    # which would break up runjobs' progress bar; its warnings still show.
+    "loggers": {"tensorflow": {"level": "WARNING"}, "absl": {"level": "WARNING"}},
 }
 
 # Epochs of fine-tuning each compression step gets (bounded: compression runs in runjobs).

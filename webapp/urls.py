@@ -1,10 +1,11 @@
-"""URL map: dashboard at /, admin at /admin/, REST API at /api/."""
+"""URL map: dashboard at /, admin at /admin/, REST API at /api/, media behind a login."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from webapp.media import media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,7 +13,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/recommend", include("webapp.api.recommend")),
     path("api/", include("webapp.api.urls")),
+    re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media, name="media"),
     path("", include("webapp.dashboard.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import keras
 
 from compression.data.base import Dataset
+from compression.export import to_tflite
 from compression.training import FineTune
 
 # Categories as the catalogue groups them (seed 004 section 5.2.1, seed 003).
@@ -114,8 +115,6 @@ class Technique:
 
         Quantization techniques override this to calibrate on ``data``.
         """
-        from compression.export import to_tflite
-
         return to_tflite(model, self.export_mode or "float32")
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compression.export import PostTrainingQuantization
 from compression.techniques import register
+from compression.techniques._post_training import PostTrainingQuantization
 
 
 @register

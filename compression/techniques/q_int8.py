@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 
 from compression.data.base import Dataset
-from compression.export import DEFAULT_CALIBRATION_SAMPLES, PostTrainingQuantization, to_tflite
+from compression.export import DEFAULT_CALIBRATION_SAMPLES, to_tflite
 from compression.techniques import register
+from compression.techniques._post_training import PostTrainingQuantization
 
 
 @register

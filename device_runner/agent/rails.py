@@ -1,6 +1,6 @@
 """Jetson power rails on the board: INA3221 sysfs (both L4T layouts) and ``tegrastats``.
 
-Part of the stdlib-only agent (Python 3.6+); ``measurements.power.jetson``
+Part of the stdlib-only agent (Python 3.6+); ``device_runner.drivers.jetson_power``
 imports the parsers from here so host and board read rails the same way.
 """
 

@@ -43,6 +43,7 @@ from device_runner.drivers.base import (
     file_identity,
     register_driver,
 )
+from device_runner.drivers.settings_schema import USER, is_host
 from measurements.protocol import ProtocolConfig
 
 AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
@@ -93,6 +94,9 @@ class SshDriver(Driver):
         self.run_dir: str | None = None
         if not self.host:
             raise DriverError("The ssh device has no address: set it to user@host")
+        if not is_host(self.host) or (self.user and not USER.fullmatch(self.user)):
+            # Never let an address reach ssh's argv where it could be read as an option.
+            raise DriverError(f"The ssh address is not user@host. Received: {self.target!r}")
         if self.sensor not in SENSORS:
             raise DriverError(
                 f"Unknown power sensor {self.sensor!r} for an ssh device; use one of "

@@ -7,7 +7,9 @@ Each module holds one workflow; this package re-exports them so callers write
 from measurements.actions.artifacts import (
     ACCURACY_METHOD,
     LOADER_BY_SOURCE,
+    ArtifactBusy,
     ArtifactFailed,
+    CompressionInterrupted,
     compress_artifact,
     ensure_artifact_ready,
 )
@@ -29,7 +31,9 @@ from measurements.actions.results import LeaseLost, store_result
 __all__ = [
     "ACCURACY_METHOD",
     "LOADER_BY_SOURCE",
+    "ArtifactBusy",
     "ArtifactFailed",
+    "CompressionInterrupted",
     "LeaseLost",
     "check_model_fits",
     "compress_artifact",

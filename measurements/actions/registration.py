@@ -10,20 +10,51 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 
 from measurements.actions.artifacts import LOADER_BY_SOURCE
 from measurements.models import Dataset, DNNModel
 
 
+def dataset_path(path: Any) -> str:
+    """An ``.npz`` path resolved under ``DATASET_ROOT``; anything else is refused unread.
+
+    A relative path is read from the root. The refusal is the same whether or
+    not the file exists, and nothing outside the root is opened, so a request
+    learns nothing about the server's other files.
+
+    Raises:
+        ValueError: the path is not text, or leads outside the root.
+    """
+    root = Path(settings.DATASET_ROOT).resolve()
+    outside = ValueError(
+        f"Dataset files are read only from under the lab's dataset directory {root} "
+        f"(DATASET_ROOT); give a path inside it. Received: path={path!r}"
+    )
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise outside
+    resolved = (root / path).resolve()  # an absolute path replaces root; links are followed
+    if root not in resolved.parents:
+        raise outside
+    return str(resolved)
+
+
 def register_dataset(name: str, source: str, options: dict[str, Any] | None = None) -> Dataset:
-    """The Dataset row for a loader spec, created on first use with its split sizes."""
+    """The Dataset row for a loader spec, created on first use with its split sizes.
+
+    Raises:
+        ValueError: an ``npz`` path outside ``DATASET_ROOT`` (see ``dataset_path``),
+            or the loader's own ``DatasetError``.
+    """
     from compression.data.registry import load_dataset
 
     existing = Dataset.objects.filter(name=name).first()
     if existing:
         return existing
-    options = options or {}
+    options = dict(options or {})
+    if source == Dataset.Source.NPZ:
+        options["path"] = dataset_path(options.get("path"))
     data = load_dataset(LOADER_BY_SOURCE[source], **options)
     sizes = data.split_sizes
     return Dataset.objects.create(

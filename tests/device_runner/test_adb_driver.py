@@ -304,16 +304,19 @@ def test_it_takes_the_serial_from_the_device_address(phone, files) -> None:
 
 
 @pytest.mark.django_db
-def test_its_result_is_stored_as_a_measured_result(phone, files) -> None:
+def test_its_result_is_stored_as_a_measured_result(phone, files, request) -> None:
     from device_runner.devices import driver_for
     from measurements import actions
     from measurements.models import Device, Job
     from tests.factories import make_device, make_job
 
     binary, model = files
-    device = make_device(
-        kind=Device.Kind.ADB, address=SERIAL, settings=settings(binary) | {"serial": None}
-    )
+    # A device names adb from the lab's allow-list and its binary under the lab's files.
+    lab = request.getfixturevalue("settings")  # Django's (this module has its own `settings`)
+    lab.DEVICE_EXECUTABLES = {"adb": str(SHIM)}
+    lab.DEVICE_FILES_DIR = binary.parent
+    named = {"serial": None, "adb": "adb", "benchmark_binary": binary.name}
+    device = make_device(kind=Device.Kind.ADB, address=SERIAL, settings=settings(binary) | named)
     job = make_job(device=device, num_threads=2)
     claimed = Job.claim("runner-a", [device.pk], lease_seconds=60)
     driver = driver_for(device)  # the serial comes from the device's address

@@ -112,7 +112,7 @@ def _fake_tegrastats(tmp_path: Path, line: str) -> str:
 
 
 def test_it_samples_tegrastats_output(tmp_path: Path) -> None:
-    from tests.measurements.test_power_jetson import ORIN_JP5
+    from tests.device_runner.test_jetson_power import ORIN_JP5
 
     command = _fake_tegrastats(tmp_path, ORIN_JP5)
     sampler = rails.make_sampler(
@@ -160,7 +160,7 @@ def test_it_says_when_no_runtime_is_installed(tmp_path: Path) -> None:
 
 
 def test_it_probes_runtime_and_sensor(tmp_path: Path) -> None:
-    from tests.measurements.test_power_jetson import write_hwmon
+    from tests.device_runner.test_jetson_power import write_hwmon
 
     write_hwmon(tmp_path, {"VDD_IN": (5000, 1000), "VDD_SOC": (5000, 200)})
     args = {"sensor": "hwmon", "power_root": str(tmp_path), "rail": ["VDD_IN", "VDD_SOC"]}

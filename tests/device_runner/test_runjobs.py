@@ -2,17 +2,22 @@
 
 Two runners share one queue; a runner killed with SIGKILL leaves its job to
 another once the lease expires; a model that cannot run fails its job with a
-clear error while the runner goes on. The two-runner test needs PostgreSQL
-(SQLite has no row locks to share a queue with); the README says why it skips.
+clear error while the runner goes on. A runner killed while compressing has
+its artifact retaken within a lease; SIGTERM while compressing releases the
+job and exits within seconds; an unreachable database is one line. The
+fifty-job two-runner test needs PostgreSQL (SQLite has no row locks to share a
+queue with); the README says why it skips.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +27,8 @@ from django.db import connection
 
 from compression.plan import Plan
 from measurements import actions
-from measurements.models import Artifact, Device, Job, Result
+from measurements.models import Artifact, Device, DNNModel, Job, Result
+from tests.measurements.test_compression_process import compression_children
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 5
 QUICK = {"warmup_runs": 1, "min_runs": 5, "max_runs": 50, "max_seconds": 0.3, "idle_seconds": 0}
 SLOW = {"warmup_runs": 1, "min_runs": 10**6, "max_runs": 10**7, "max_seconds": 8, "idle_seconds": 0}
+
+
+STARTED: list[subprocess.Popen] = []
 
 
 def database_url() -> str:
@@ -40,15 +49,17 @@ def database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
-def start_runner(*args: str) -> subprocess.Popen:
+def start_runner(*args: str, lease: int = LEASE_SECONDS, env: dict | None = None):
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        "JOB_LEASE_SECONDS": str(lease),
+        "COMPRESSION_FINE_TUNE_EPOCHS": "0",
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        **(env or {}),
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "runjobs", "--poll", "0.5", *args],
         cwd=ROOT,
         env=env,
@@ -56,6 +67,19 @@ def start_runner(*args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def _no_runner_outlives_its_test():
+    # A failed assertion must not leave a runner holding the test database.
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
 
 
 def finish(process: subprocess.Popen, timeout: float = 240) -> str:
@@ -65,17 +89,23 @@ def finish(process: subprocess.Popen, timeout: float = 240) -> str:
 
 
 @pytest.fixture
-def baseline_artifact(tmp_path) -> Artifact:
-    """A tiny untrained LeNet, registered and compressed with the baseline plan."""
+def lenet(tmp_path) -> DNNModel:
+    """A tiny untrained LeNet on the bundled digits, registered."""
     from compression.modelio import save_model
     from compression.zoo import build
 
     dataset = actions.register_dataset("digits", "bundled", {"seed": 0})
     path = tmp_path / "lenet.keras"
     save_model(build("lenet", (8, 8, 1), 10), path)
-    model = actions.register_model_file("lenet", "lenet", dataset, path)
+    return actions.register_model_file("lenet", "lenet", dataset, path)
+
+
+@pytest.fixture
+def baseline_artifact(lenet) -> Artifact:
+    """The LeNet compressed with the baseline plan (here: TensorFlow is loaded already)."""
     plan = actions.get_or_create_plan(Plan.baseline())
-    return actions.ensure_artifact_ready(Artifact.objects.create(model=model, plan=plan))
+    artifact = Artifact.objects.create(model=lenet, plan=plan)
+    return actions.ensure_artifact_ready(artifact, in_child=False)
 
 
 @pytest.fixture
@@ -148,3 +178,118 @@ def test_it_refuses_an_unknown_device_name():
     output, _ = runner.communicate(timeout=120)
     assert runner.returncode != 0
     assert "Unknown device(s): no-such-board" in output
+
+
+# Compression leases. A runner's lease owner is "host:pid:suffix"; its compression
+# child's command line names the artifact and that owner.
+KILL_LEASE_SECONDS = 10
+
+
+def owner_prefix(process: subprocess.Popen) -> str:
+    return f"{socket.gethostname()}:{process.pid}:"
+
+
+def pending_artifact(model: DNNModel) -> Artifact:
+    plan = actions.get_or_create_plan(Plan.parse("Q-dyn"))
+    return Artifact.objects.create(model=model, plan=plan)
+
+
+def wait_until_compressing(artifact: Artifact, runner: subprocess.Popen) -> None:
+    """Until ``runner`` holds the artifact's lease and its compression child runs."""
+    deadline = time.monotonic() + 120
+    while not compression_children(artifact, owner_prefix(runner)):
+        assert time.monotonic() < deadline and runner.poll() is None, runner.stdout.read()
+        time.sleep(0.1)
+    artifact.refresh_from_db()
+    assert artifact.status == "compressing"
+    assert artifact.lease_owner.startswith(owner_prefix(runner))
+
+
+def wait_for(condition, timeout: float, what: str) -> float:
+    """Poll ``condition`` until true; the monotonic time it became true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
+        time.sleep(0.1)
+    return time.monotonic()
+
+
+def test_it_retakes_a_killed_compressors_artifact_within_a_lease(lenet, device):
+    artifact = pending_artifact(lenet)
+    jobs = queue(artifact, device, 2, QUICK)
+    first = start_runner("--device", "host", lease=KILL_LEASE_SECONDS)
+    wait_until_compressing(artifact, first)
+    second = start_runner("--device", "host", lease=KILL_LEASE_SECONDS)
+    time.sleep(3)  # the second runner is up and polling meanwhile
+    # It neither holds the job waiting on the busy artifact nor spends its attempts.
+    assert Job.objects.get(pk=jobs[1].pk).attempts == 0
+
+    first.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    first.wait(timeout=10)
+    by_second = Artifact.objects.filter(
+        pk=artifact.pk, lease_owner__startswith=owner_prefix(second)
+    )
+    retaken_at = wait_for(by_second.exists, 2 * KILL_LEASE_SECONDS, "artifact retaken")
+    ready = Artifact.objects.filter(pk=artifact.pk, status="ready")
+    ready_at = wait_for(ready.exists, 120, "artifact compressed")
+    unfinished = Job.objects.exclude(status="succeeded")
+    done_at = wait_for(lambda: not unfinished.exists(), 120, "every job succeeded")
+    print(
+        f"lease {KILL_LEASE_SECONDS} s; after SIGKILL: retaken {retaken_at - killed_at:.1f} s, "
+        f"compressed {ready_at - killed_at:.1f} s, all done {done_at - killed_at:.1f} s"
+    )
+    assert retaken_at - killed_at <= KILL_LEASE_SECONDS + 1
+    # After the retake nothing waits on the dead runner: one job is taken with the
+    # artifact and the other right after it (no idle lease wait in between).
+    killed_job, other_job = (Job.objects.get(pk=job.pk) for job in jobs)
+    assert (killed_job.attempts, other_job.attempts) == (2, 1)
+    earlier, later = sorted([killed_job, other_job], key=lambda job: job.started_at)
+    assert later.started_at - earlier.finished_at < timedelta(seconds=2)
+    assert compression_children(artifact, owner_prefix(first)) == []  # no orphan left
+    second.send_signal(signal.SIGTERM)
+    finish(second, timeout=30)
+    artifact.refresh_from_db()
+    assert artifact.tflite_file and artifact.lease_owner == ""
+    assert artifact.lease_expires_at is None
+    assert Result.objects.filter(job__in=jobs).count() == 2
+
+
+def test_it_releases_its_job_and_exits_within_ten_seconds_on_sigterm_mid_compression(lenet, device):
+    artifact = pending_artifact(lenet)
+    jobs = queue(artifact, device, 2, QUICK)
+    first = start_runner("--device", "host")
+    wait_until_compressing(artifact, first)
+
+    first.send_signal(signal.SIGTERM)
+    asked_at = time.monotonic()
+    output = finish(first, timeout=30)
+    exited_in = time.monotonic() - asked_at
+    print(f"exited {exited_in:.1f} s after SIGTERM while compressing")
+    assert exited_in < 10
+    assert "0 job(s) run" in output
+    assert compression_children(artifact, owner_prefix(first)) == []
+    artifact.refresh_from_db()
+    assert (artifact.status, artifact.lease_owner, artifact.lease_expires_at) == (
+        "pending",
+        "",
+        None,
+    )
+    rows = Job.objects.filter(pk__in=[j.pk for j in jobs])
+    assert set(rows.values_list("status", "attempts", "lease_owner")) == {("queued", 0, "")}
+    assert "released by" in rows.get(pk=jobs[0].pk).log
+
+    # Nobody is left stuck: the next runner compresses and measures everything.
+    finish(start_runner("--device", "host", "--once"))
+    assert set(rows.values_list("status", "attempts")) == {("succeeded", 1)}
+    assert Result.objects.filter(job__in=jobs).count() == 2
+
+
+def test_it_names_an_unreachable_database_in_one_line():
+    # Port 1 on this host: nothing listens there, the connection is refused.
+    runner = start_runner("--once", env={"DATABASE_URL": "postgres://lab@127.0.0.1:1/compresso"})
+    output, _ = runner.communicate(timeout=120)
+    assert runner.returncode != 0
+    assert output.strip().splitlines() == [output.strip()], output
+    assert output.startswith("CommandError: Cannot use the postgresql database compresso at ")
+    assert "127.0.0.1:1 " in output and "refused" in output

@@ -24,7 +24,7 @@ from device_runner.drivers import DriverError, get_driver
 from device_runner.drivers.base import MeasurementResult
 from device_runner.drivers.ssh import SshDriver
 from measurements.protocol import ProtocolConfig
-from tests.measurements.test_power_jetson import write_hwmon, write_ina3221
+from tests.device_runner.test_jetson_power import write_hwmon, write_ina3221
 
 SSHD = "/usr/sbin/sshd"
 QUICK = ProtocolConfig(
@@ -262,21 +262,24 @@ def test_it_stops_a_measurement_on_the_board_at_the_timeout(
 
 
 @pytest.mark.django_db
-def test_it_tests_a_connection_from_the_command_line(server: Server, tmp_path: Path) -> None:
+def test_it_tests_a_connection_from_the_command_line(
+    server: Server, tmp_path: Path, settings
+) -> None:
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
     from device_runner.connection import test_connection
     from measurements.models import Device
 
+    settings.DEVICE_FILES_DIR = server.root  # the key and known_hosts live there
     write_hwmon(tmp_path, {"VDD_IN": (5000, 800)})
-    settings = server.settings(power_root=str(tmp_path), sensor="hwmon")
-    address = settings.pop("address")
-    device = Device.objects.create(name="tx2", kind="ssh", address=address, settings=settings)
+    options = server.settings(power_root=str(tmp_path), sensor="hwmon")
+    address = options.pop("address")
+    device = Device.objects.create(name="tx2", kind="ssh", address=address, settings=options)
     assert test_connection(device).ok
     out = _call(call_command, "testdevice", "tx2")
     assert "reachable: yes" in out and "4.00 W on rail(s) VDD_IN" in out and "ready" in out
-    device.settings = {**settings, "port": _free_port()}
+    device.settings = {**options, "port": _free_port()}
     device.save()
     with pytest.raises(CommandError, match="cannot measure now"):
         _call(call_command, "testdevice", "tx2")
@@ -284,7 +287,7 @@ def test_it_tests_a_connection_from_the_command_line(server: Server, tmp_path: P
 
 @pytest.mark.django_db(transaction=True)
 def test_it_serves_a_board_job_and_marks_an_unreachable_board_offline(
-    server: Server, tiny_tflite: Path, tmp_path: Path
+    server: Server, tiny_tflite: Path, tmp_path: Path, settings
 ) -> None:
     from django.core.files.base import ContentFile
 
@@ -292,15 +295,16 @@ def test_it_serves_a_board_job_and_marks_an_unreachable_board_offline(
     from measurements.models import Device, Job, Result
     from tests.factories import make_artifact, make_job
 
+    settings.DEVICE_FILES_DIR = server.root  # the key and known_hosts live there
     write_ina3221(tmp_path, {"VDD_IN": 5000})
-    settings = server.settings(sensor="ina3221", power_root=str(tmp_path))
-    address = settings.pop("address")
+    options = server.settings(sensor="ina3221", power_root=str(tmp_path))
+    address = options.pop("address")
     board = Device.objects.create(
-        name="tx2", kind="ssh", address=address, settings=settings, online=True
+        name="tx2", kind="ssh", address=address, settings=options, online=True
     )
     gone = Device.objects.create(
         name="gone", kind="ssh", address=address, online=True,
-        settings={**settings, "port": _free_port()},
+        settings={**options, "port": _free_port()},
     )  # fmt: skip
     artifact = make_artifact()
     artifact.tflite_file.save("tiny.tflite", ContentFile(tiny_tflite.read_bytes()))

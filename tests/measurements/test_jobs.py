@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from measurements.jobs import backoff_seconds
-from measurements.models import Job
-from tests.factories import make_device, make_job
+from measurements.models import Artifact, Job
+from tests.factories import make_artifact, make_device, make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +110,26 @@ def test_it_records_progress_and_appends_log_lines():
     job.refresh_from_db()
     assert job.progress == 1.0 and job.stage == "measuring"
     assert job.log == "compressing W3\nrun 10\n"
+
+
+def test_it_skips_jobs_whose_artifact_another_runner_is_compressing():
+    artifact = make_artifact(status="pending")
+    waiting = make_job(artifact=artifact)
+    other = make_job(device=waiting.device)
+    assert artifact.claim_compression("runner-a", lease_seconds=60)
+    # Runner b takes other work instead of a job it could only wait on.
+    assert Job.claim("runner-b", [waiting.device_id], lease_seconds=60).pk == other.pk
+    assert Job.claim("runner-b", [waiting.device_id], lease_seconds=60) is None
+    # Once runner a's compression lease expires (runner killed), the job is claimable.
+    later = timezone.now() + timedelta(seconds=61)
+    taken = Job.claim("runner-b", [waiting.device_id], lease_seconds=60, now=later)
+    assert (taken.pk, taken.attempts) == (waiting.pk, 1)
+
+
+def test_it_gives_a_job_back_once_its_artifact_is_ready():
+    artifact = make_artifact(status="pending")
+    job = make_job(artifact=artifact)
+    artifact.claim_compression("runner-a", lease_seconds=60)
+    assert Job.claim("runner-b", [job.device_id], lease_seconds=60) is None
+    Artifact.objects.filter(pk=artifact.pk).update(status="ready", lease_owner="")
+    assert Job.claim("runner-b", [job.device_id], lease_seconds=60).pk == job.pk

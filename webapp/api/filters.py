@@ -281,11 +281,16 @@ def apply_ordering(queryset: QuerySet, query: QueryDict, fields: dict[str, str])
 
 
 def ordering_param(fields: dict[str, str]) -> OpenApiParameter:
-    """The ``ordering`` parameter as drf-spectacular describes it."""
+    """The ``ordering`` parameter as drf-spectacular describes it: names, '-' for descending."""
     names = sorted(fields)
     return OpenApiParameter(
         "ordering",
-        type=str,
+        type={
+            "type": "array",
+            "items": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
+        },
+        explode=False,
+        style="form",
         description=f"Comma-separated, '-' for descending. Fields: {', '.join(names)}.",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from measurements.models import Dataset, Device, DNNModel
@@ -16,12 +17,14 @@ from measurements.models import Dataset, Device, DNNModel
 # A queue request larger than this is almost surely a mistake (and would block the queue).
 MAX_JOBS_PER_REQUEST = 10_000
 MAX_THREADS = 256
+# DRF trims whitespace, so "  " is blank: the schema says so with a pattern (not only minLength).
+NOT_BLANK = RegexValidator(r"\S", "This field may not be blank.")
 
 
 class DatasetCreateSerializer(serializers.Serializer):
     """Register a dataset by loader: it is loaded once to record its shape and splits."""
 
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, validators=[NOT_BLANK])
     source = serializers.ChoiceField(choices=Dataset.Source.choices)
     options = serializers.DictField(
         required=False, default=dict, help_text="Loader options: path, name, seed, resize_to."
@@ -33,8 +36,8 @@ class DNNModelUploadSerializer(serializers.Serializer):
 
     file = serializers.FileField(help_text="The trained .keras file.")
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
-    name = serializers.CharField(max_length=100)
-    architecture = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, validators=[NOT_BLANK])
+    architecture = serializers.CharField(max_length=100, validators=[NOT_BLANK])
     is_baseline = serializers.BooleanField(default=True)
 
     def validate_name(self, name: str) -> str:
@@ -60,7 +63,7 @@ class JobQueueSerializer(serializers.Serializer):
         queryset=DNNModel.objects.all(), many=True, allow_empty=False
     )
     plans = serializers.ListField(
-        child=serializers.CharField(max_length=2000),
+        child=serializers.CharField(max_length=2000, validators=[NOT_BLANK]),
         allow_empty=False,
         help_text="Plan texts, e.g. 'baseline', 'W3(s=0.6)@fc1,fc2 + Q-int8'.",
     )

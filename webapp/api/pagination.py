@@ -28,6 +28,13 @@ class Pagination(PageNumberPagination):
             raise ValidationError({"page": [f"page must be a positive integer, got {page!r}."]})
         return super().paginate_queryset(queryset, request, view)
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """``page`` from 1 and ``page_size`` 1..MAX_PAGE_SIZE, as the checks above enforce."""
+        page, size = super().get_schema_operation_parameters(view)
+        page["schema"] = {"type": "integer", "minimum": 1, "maximum": 2**31}
+        size["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return [page, size]
+
     def get_page_size(self, request: Request) -> int:
         size = request.query_params.get(self.page_size_query_param)
         if size is None:

@@ -1,28 +1,56 @@
-"""Who may do what: anyone reads, signed-in users write, staff delete.
+"""Who may do what through the API.
 
-Views combine DRF's ``IsAuthenticatedOrReadOnly`` (reads for anyone, writes
-with a token or a session) with ``StaffDeletes`` below. Token authentication
-comes first so a request without credentials gets a 401 with
-``WWW-Authenticate: Token``, which API clients understand, rather than a 403.
+Reading needs a signed-in user unless the lab is public (``PUBLIC_READ``);
+writing needs a signed-in user; deleting, and anything that configures the
+server itself (devices, whose settings reach a driver, and datasets, which
+read server files), needs staff. Token authentication comes first so a
+request without credentials gets a 401 with ``WWW-Authenticate: Token``,
+which API clients understand, rather than a 403.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticatedOrReadOnly
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 
 
-class StaffDeletes(BasePermission):
-    """DELETE needs a staff account (deleting cascades to artifacts, jobs and results)."""
+def is_staff(request: Request) -> bool:
+    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+def reads_anonymously(request: Request) -> bool:
+    """An anonymous reader of a public lab (who still sees no logs nor device settings)."""
+    return not (request.user and request.user.is_authenticated)
+
+
+class LabReadPolicy(BasePermission):
+    """Reads: signed in, or anyone in a public lab. Writes: signed in. DELETE: staff."""
 
     message = "Deleting needs a staff account."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return request.method != "DELETE" or bool(request.user and request.user.is_staff)
+        signed_in = bool(request.user and request.user.is_authenticated)
+        if request.method in SAFE_METHODS:
+            return signed_in or settings.PUBLIC_READ
+        if request.method == "DELETE":
+            return is_staff(request) if signed_in else False
+        return signed_in
 
 
-API_PERMISSIONS = [IsAuthenticatedOrReadOnly, StaffDeletes]
+class StaffWrites(BasePermission):
+    """Creating or changing this resource configures the server: staff only."""
+
+    message = "Only staff accounts may register or change devices and datasets."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or is_staff(request)
+
+
+API_PERMISSIONS = [LabReadPolicy]
+STAFF_WRITE_PERMISSIONS = [LabReadPolicy, StaffWrites]
+SIGNED_IN = [IsAuthenticated]
 API_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]

@@ -5,8 +5,11 @@ and ``device`` (id or name), ``strategy`` (exhaustive, greedy, dqn),
 ``threads``, ``top``, ``seed``, the budgets ``min_accuracy_pct`` (%),
 ``max_energy_mj`` (mJ), ``latency_ms`` (ms), ``storage_mb`` (MB),
 ``cache_mb`` (MB), and ``weights=device`` or ``mu1``..``mu4``. Bad inputs are
-a 400 naming each field. The selector (and with the DQN, Keras) is imported
-when a request arrives, never at start-up.
+a 400 naming each field, and so is any other parameter (a misspelled budget
+such as ``min_accuracy=95`` would otherwise be ignored silently). It always
+needs a signed-in user, even in a public lab: it runs the selector. The
+selector (and with the DQN, Keras) is imported when a request arrives, never
+at start-up.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from measurements.models import Device, DNNModel
-from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
+from webapp.api.permissions import API_AUTHENTICATION, SIGNED_IN
 
 STRATEGIES = ("exhaustive", "greedy", "dqn")
 # field -> (default, lowest, highest)
@@ -50,22 +53,39 @@ PARAMETERS = [
 ]
 
 
+# DRF's own ?format=json is not an input of the selector but is allowed.
+KNOWN = frozenset({*(p.name for p in PARAMETERS), "format"})
+
+
+def unknown_inputs(data: Mapping[str, Any]) -> dict[str, str]:
+    """A message for each input the selector does not read, with the closest known name."""
+    from difflib import get_close_matches
+
+    errors = {}
+    for name in sorted(set(data) - KNOWN):
+        close = get_close_matches(str(name), sorted(KNOWN), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(sorted(KNOWN))
+        errors[str(name)] = f"Unknown parameter {str(name)!r}{hint} Known: {known}."
+    return errors
+
+
 def _row(model: type, value: Any) -> Any:
-    if value in (None, ""):
+    if value in (None, "") or isinstance(value, dict | list | bool):
         return None
     text = str(value)
-    return (
-        model.objects.filter(pk=int(text)).first()
-        if text.isdigit()
-        else (model.objects.filter(name=text).first())
-    )
+    if "\x00" in text or len(text) > 200:  # no name is that long; NUL breaks PostgreSQL
+        return None
+    if text.isascii() and text.isdigit():
+        return model.objects.filter(pk=int(text)).first() if len(text) <= MAX_ID_DIGITS else None
+    return model.objects.filter(name=text).first()
 
 
 def parse_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Model, device, strategy, integers and budgets from the inputs; (values, errors)."""
     from measurements.recommend import parse_budgets
 
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = unknown_inputs(data)
     values: dict[str, Any] = {}
     for field, model in (("model", DNNModel), ("device", Device)):
         values[field] = _row(model, data.get(field))
@@ -96,7 +116,7 @@ class RecommendView(APIView):
     """The ranked feasible plans, what binds, the closest plans, and what to measure next."""
 
     authentication_classes = API_AUTHENTICATION
-    permission_classes = API_PERMISSIONS
+    permission_classes = SIGNED_IN
 
     @extend_schema(
         parameters=PARAMETERS,

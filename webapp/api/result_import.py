@@ -47,7 +47,8 @@ class ResultImportView(APIView):
     )
     def post(self, request: Request) -> Response:
         form = inputs.ImportUploadSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        if not form.is_valid():  # the documented 400 shape, not DRF's field -> messages
+            return _refused([_problem(field, m) for field, ms in form.errors.items() for m in ms])
         upload = form.validated_data["file"]
         file_format = file_format_of(upload.name, getattr(upload, "content_type", ""))
         if file_format is None:
@@ -70,6 +71,10 @@ def file_format_of(name: str, media_type: str) -> str | None:
         if name.lower().endswith(suffix):
             return file_format
     return FORMAT_BY_MEDIA_TYPE.get(media_type.split(";")[0].strip())
+
+
+def _problem(column: str, message: str) -> dict:
+    return {"row": None, "column": column, "message": str(message)}
 
 
 def _refused_file(message: str) -> Response:

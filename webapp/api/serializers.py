@@ -11,15 +11,24 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
+from device_runner.drivers.settings_schema import DeviceSettingsError
 from measurements.figures import has_nul
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 from measurements.op_breakdown import ms_by_type
+from webapp.api.inputs import NOT_BLANK
 
 
 def plan_codes(steps: list[dict[str, Any]]) -> list[str]:
     """The technique codes of a plan's steps, in order, each once."""
     return list(dict.fromkeys(step.get("code", "") for step in steps))
+
+
+def anonymous_reader(serializer: serializers.Serializer) -> bool:
+    """Whether the row is shown to an anonymous visitor of a public lab."""
+    request = serializer.context.get("request")
+    return request is not None and not request.user.is_authenticated
 
 
 def refuse_nul(value: Any) -> Any:
@@ -136,7 +145,18 @@ class ArtifactSerializer(serializers.ModelSerializer):
 
 
 class DeviceSerializer(serializers.ModelSerializer):
+    """A device; its address and settings are checked against its kind's driver schema.
+
+    Anonymous readers of a public lab get ``settings: null``: they may hold key paths.
+    """
+
     mains_powered = serializers.BooleanField(read_only=True)
+    settings = serializers.JSONField(
+        required=False,
+        validators=[refuse_nul],
+        help_text="Driver settings for the kind (device_runner.drivers.settings_schema); "
+        "executables by allow-list name. null when read anonymously.",
+    )
 
     class Meta:
         model = Device
@@ -159,12 +179,31 @@ class DeviceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["online", "last_seen", "created_at"]
         extra_kwargs = {
-            "settings": {"validators": [refuse_nul]},
+            "name": {"validators": [NOT_BLANK, UniqueValidator(Device.objects.all())]},
             "cache_mb": {"min_value": 0},
             "idle_power_w": {"min_value": 0},
             "dram_mb": {"max_value": 2147483647},
             "battery_mah": {"max_value": 2147483647},
         }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from device_runner.devices import check_device
+
+        current = self.instance
+        kind = attrs.get("kind", getattr(current, "kind", ""))
+        address = attrs.get("address", getattr(current, "address", ""))
+        options = attrs.get("settings", getattr(current, "settings", {}))
+        try:
+            check_device(kind, address, options)
+        except DeviceSettingsError as exc:
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from None
+        return attrs
+
+    def to_representation(self, instance: Device) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if anonymous_reader(self):
+            data["settings"] = None
+        return data
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -201,11 +240,24 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class JobDetailSerializer(JobSerializer):
-    """A job with its log (left out of lists: logs grow long)."""
+    """A job with its log (left out of lists: logs grow long).
+
+    Anonymous readers of a public lab get ``log`` and ``lease_owner`` (the
+    runner's host and pid) as null.
+    """
+
+    log = serializers.CharField(read_only=True, allow_null=True)
+    lease_owner = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "log", "lease_owner", "lease_expires_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Job) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if anonymous_reader(self):
+            data["log"] = data["lease_owner"] = None
+        return data
 
 
 class LatencySerializer(serializers.Serializer):

@@ -1,4 +1,7 @@
-"""The API's resources: read for anyone, write signed in, delete for staff.
+"""The API's resources: read signed in (or in a public lab), write signed in, delete for staff.
+
+Devices and datasets are staff-only to create or change: a device's settings
+reach a driver on the server, and a dataset is read from a server path.
 
 Workflows that touch the compression library (and so TensorFlow) are imported
 inside the methods that run them: the web process starts without TensorFlow.
@@ -29,7 +32,11 @@ from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, 
 from webapp.api import filters, inputs
 from webapp.api import serializers as s
 from webapp.api.pagination import Pagination
-from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
+from webapp.api.permissions import (
+    API_AUTHENTICATION,
+    API_PERMISSIONS,
+    STAFF_WRITE_PERMISSIONS,
+)
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The body names what is wrong.")
 NOT_FOUND = OpenApiResponse(inputs.DetailSerializer, description="No such row (or page).")
@@ -59,7 +66,8 @@ def showing(serializer: type[serializers.Serializer], lookup: OpenApiParameter =
 def deleting(what: str) -> Any:
     """Schema of a staff-only delete that a protected relation may refuse."""
     return extend_schema(
-        description=f"Delete a {what} (staff only).", responses={204: None, 409: CONFLICT}
+        description=f"Delete a {what} (staff only).",
+        responses={204: None, 404: NOT_FOUND, 409: CONFLICT},
     )
 
 
@@ -103,6 +111,7 @@ class DestroyMixin:
     list=listing(filters.DATASET_PARAMS, filters.DATASET_ORDERING, s.DatasetSerializer),
     retrieve=showing(s.DatasetSerializer),
     create=extend_schema(
+        description="Register a dataset (staff only: an npz path is read on the server).",
         request=inputs.DatasetCreateSerializer,
         responses={201: s.DatasetSerializer, 400: BAD_REQUEST},
     ),
@@ -113,6 +122,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
 
     queryset = Dataset.objects.all()
     serializer_class = s.DatasetSerializer
+    permission_classes = STAFF_WRITE_PERMISSIONS
     filter_params = filters.DATASET_PARAMS
     ordering_fields = filters.DATASET_ORDERING
 
@@ -126,7 +136,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMi
             return _bad("name", f"A dataset called {data['name']!r} exists already.")
         try:
             row = register_dataset(data["name"], data["source"], data["options"])
-        except (TypeError, ValueError, OSError) as exc:  # DatasetError, bad option, no network
+        except (TypeError, ValueError, OSError) as exc:  # DatasetError, bad option, bad path
             return _bad("options", str(exc))
         return Response(s.DatasetSerializer(row).data, status=status.HTTP_201_CREATED)
 
@@ -221,6 +231,18 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
 @extend_schema_view(
     list=listing(filters.DEVICE_PARAMS, filters.DEVICE_ORDERING, s.DeviceSerializer),
     retrieve=showing(s.DeviceSerializer),
+    create=extend_schema(
+        description="Register a device (staff only).",
+        responses={201: s.DeviceSerializer, 400: BAD_REQUEST},
+    ),
+    update=extend_schema(
+        description="Replace a device (staff only).",
+        responses={200: s.DeviceSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+    partial_update=extend_schema(
+        description="Change a device (staff only).",
+        responses={200: s.DeviceSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
     destroy=deleting("device with its jobs and results"),
 )
 class DeviceViewSet(
@@ -231,10 +253,11 @@ class DeviceViewSet(
     DestroyMixin,
     ApiViewSet,
 ):
-    """Target devices; registering one is signed-in, deleting one is staff."""
+    """Target devices; registering, changing and deleting one is staff only."""
 
     queryset = Device.objects.all()
     serializer_class = s.DeviceSerializer
+    permission_classes = STAFF_WRITE_PERMISSIONS
     filter_params = filters.DEVICE_PARAMS
     ordering_fields = filters.DEVICE_ORDERING
 
@@ -246,8 +269,16 @@ class DeviceViewSet(
         request=inputs.JobQueueSerializer,
         responses={201: inputs.QueuedSerializer, 400: BAD_REQUEST},
     ),
-    cancel=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
-    retry=extend_schema(request=None, responses={200: s.JobDetailSerializer, 409: CONFLICT}),
+    cancel=extend_schema(
+        parameters=[ID_IN_PATH],
+        request=None,
+        responses={200: s.JobDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    ),
+    retry=extend_schema(
+        parameters=[ID_IN_PATH],
+        request=None,
+        responses={200: s.JobDetailSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    ),
     destroy=deleting("job with its result"),
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMixin, ApiViewSet):

@@ -38,6 +38,12 @@ def signed_in(user) -> APIClient:
 
 
 @pytest.fixture
+def reader(db) -> APIClient:
+    """A signed-in user who is not staff: reading needs a login unless the lab is public."""
+    return client_for(User.objects.create_user("reader", password="reads-1234"))
+
+
+@pytest.fixture
 def staff(db) -> APIClient:
     return client_for(User.objects.create_user("grace", password="hopper-1952", is_staff=True))
 

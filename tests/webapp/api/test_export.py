@@ -47,9 +47,9 @@ def awkward_figures(world) -> None:
         )
 
 
-def test_it_round_trips_every_figure_exactly_through_pandas_read_csv(anonymous, world):
+def test_it_round_trips_every_figure_exactly_through_pandas_read_csv(reader, world):
     awkward_figures(world)
-    response = anonymous.get("/api/results/export?format=csv")
+    response = reader.get("/api/results/export?format=csv")
     assert response["Content-Type"].startswith("text/csv")
     assert 'filename="results.csv"' in response["Content-Disposition"]
     frame = pd.read_csv(io.BytesIO(body_of(response)), dtype={"peak_memory_bytes": "Int64"})
@@ -70,8 +70,8 @@ def test_it_round_trips_every_figure_exactly_through_pandas_read_csv(anonymous, 
         assert row.energy_measured == result.energy_measured
 
 
-def test_it_writes_identity_columns_and_technique_codes(anonymous, world):
-    frame = pd.read_csv(io.BytesIO(body_of(anonymous.get("/api/results/export"))))
+def test_it_writes_identity_columns_and_technique_codes(reader, world):
+    frame = pd.read_csv(io.BytesIO(body_of(reader.get("/api/results/export"))))
     row = frame.set_index("id").loc[world.results["int8"].pk]
     assert (row.model, row.dataset, row.device, row.threads) == ("lenet", "digits", "jetson-tx2", 4)
     assert row.plan == "W3(s=0.6)@fc1 + Q-int8" and row.techniques == "W3+Q-int8"
@@ -80,19 +80,19 @@ def test_it_writes_identity_columns_and_technique_codes(anonymous, world):
     assert frame.set_index("id").loc[world.results["base"].pk].energy_method == "rapl"
 
 
-def test_it_exports_only_what_the_filters_select(anonymous, world):
+def test_it_exports_only_what_the_filters_select(reader, world):
     url = f"/api/results/export?device={world.jetson.pk}&technique=W3"
-    frame = pd.read_csv(io.BytesIO(body_of(anonymous.get(url))))
+    frame = pd.read_csv(io.BytesIO(body_of(reader.get(url))))
     assert frame["id"].tolist() == [world.results["int8"].pk]
     empty = pd.read_csv(
-        io.BytesIO(body_of(anonymous.get("/api/results/export?category=pruning&model=999")))
+        io.BytesIO(body_of(reader.get("/api/results/export?category=pruning&model=999")))
     )
     assert len(empty) == 0 and "latency_mean_ms" in empty.columns
 
 
-def test_it_exports_json_lines_with_exact_floats(anonymous, world):
+def test_it_exports_json_lines_with_exact_floats(reader, world):
     awkward_figures(world)
-    response = anonymous.get("/api/results/export?format=json")
+    response = reader.get("/api/results/export?format=json")
     assert response["Content-Type"] == "application/x-ndjson"
     rows = [json.loads(line) for line in body_of(response).decode().splitlines()]
     assert len(rows) == 4
@@ -103,10 +103,10 @@ def test_it_exports_json_lines_with_exact_floats(anonymous, world):
         assert row["created_at"] == result.created_at.isoformat()
 
 
-def test_it_exports_parquet_one_row_group_per_chunk(anonymous, world, monkeypatch):
+def test_it_exports_parquet_one_row_group_per_chunk(reader, world, monkeypatch):
     awkward_figures(world)
     monkeypatch.setattr(export, "CHUNK_ROWS", 3)
-    response = anonymous.get("/api/results/export?format=parquet&ordering=id")
+    response = reader.get("/api/results/export?format=parquet&ordering=id")
     parquet = pq.ParquetFile(io.BytesIO(body_of(response)))
     assert parquet.metadata.num_row_groups == 2  # 4 rows in chunks of 3
     table = parquet.read().to_pandas()
@@ -117,9 +117,9 @@ def test_it_exports_parquet_one_row_group_per_chunk(anonymous, world, monkeypatc
         assert row.created_at == result.created_at
 
 
-def test_it_streams_in_chunks_rather_than_building_the_whole_file(anonymous, world, monkeypatch):
+def test_it_streams_in_chunks_rather_than_building_the_whole_file(reader, world, monkeypatch):
     monkeypatch.setattr(export, "CHUNK_ROWS", 1)
-    response = anonymous.get("/api/results/export?format=csv")
+    response = reader.get("/api/results/export?format=csv")
     parts = list(response.streaming_content)
     assert len(parts) == 4  # one part per chunk of one row, the header in the first
     assert parts[0].startswith(b"id,model,") and not parts[1].startswith(b"id,")
@@ -144,8 +144,8 @@ def test_it_pulls_chunks_through_an_async_iterator_under_asgi(world):
     "query, parameter",
     [("format=xlsx", "format"), ("model=x", "model"), ("ordering=nope", "ordering"), ("x=1", "x")],
 )
-def test_it_answers_a_bad_export_parameter_with_a_json_400(anonymous, world, query, parameter):
-    response = anonymous.get(f"/api/results/export?{query}")
+def test_it_answers_a_bad_export_parameter_with_a_json_400(reader, world, query, parameter):
+    response = reader.get(f"/api/results/export?{query}")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert parameter in response.json()

@@ -22,10 +22,10 @@ LOCAL_DRIVER_BREAKDOWN = {
     [LOCAL_DRIVER_BREAKDOWN, {"CONV_2D": 0.02, "FULLY_CONNECTED": 0.01}],
     ids=["local-driver", "imported"],
 )
-def test_it_reads_the_breakdown_as_ms_by_op_type(anonymous, stored):
+def test_it_reads_the_breakdown_as_ms_by_op_type(reader, stored):
     result = make_result(op_breakdown=stored, op_breakdown_method="measured")
-    response = anonymous.get(f"/api/results/{result.pk}/")
+    response = reader.get(f"/api/results/{result.pk}/")
     assert response.status_code == 200
     assert response.json()["op_breakdown"]["ms_by_op"] == {"CONV_2D": 0.02, "FULLY_CONNECTED": 0.01}
-    listed = anonymous.get("/api/results/")
+    listed = reader.get("/api/results/")
     assert listed.status_code == 200 and listed.json()["count"] == 1

@@ -1,6 +1,7 @@
 """Writing: registering devices and datasets, queueing, cancelling and retrying jobs, deleting.
 
-Anonymous clients may only read; writes need a token (or a session); deleting needs staff.
+Anonymous clients may not write; writes need a token (or a session); registering devices and
+datasets and deleting need staff (tests/webapp/api/test_access.py holds the refusals).
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def test_it_refuses_a_wrong_token(anonymous, world):
     assert not Device.objects.filter(name="jetson-nano").exists()
 
 
-def test_it_registers_a_device_with_a_token(signed_in):
-    response = signed_in.post("/api/devices/", JETSON_NANO, format="json")
+def test_it_registers_a_device_with_a_staff_token(staff):
+    response = staff.post("/api/devices/", JETSON_NANO, format="json")
     assert response.status_code == 201, response.content
     device = Device.objects.get(name="jetson-nano")
     assert (device.kind, device.address, device.dram_mb) == ("ssh", "nvidia@nano.lab", 4096)
@@ -63,6 +64,8 @@ def test_it_registers_a_device_with_a_token(signed_in):
 
 
 def test_it_accepts_a_signed_in_session_with_its_csrf_token(user):
+    user.is_staff = True  # registering a device is staff's
+    user.save()
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
     without = browser.post("/api/devices/", JETSON_NANO, content_type="application/json")
@@ -76,28 +79,28 @@ def test_it_accepts_a_signed_in_session_with_its_csrf_token(user):
     assert Device.objects.filter(name="jetson-nano").exists()
 
 
-def test_it_refuses_a_device_with_a_bad_kind_or_a_negative_idle_power(signed_in):
-    bad = signed_in.post("/api/devices/", {**JETSON_NANO, "kind": "fax"}, format="json")
+def test_it_refuses_a_device_with_a_bad_kind_or_a_negative_idle_power(staff):
+    bad = staff.post("/api/devices/", {**JETSON_NANO, "kind": "fax"}, format="json")
     assert bad.status_code == 400 and "kind" in bad.json()
-    bad = signed_in.post("/api/devices/", {**JETSON_NANO, "idle_power_w": -1}, format="json")
+    bad = staff.post("/api/devices/", {**JETSON_NANO, "idle_power_w": -1}, format="json")
     assert bad.status_code == 400 and "idle_power_w" in bad.json()
     nul = {**JETSON_NANO, "settings": {"port": "22\u0000"}}
-    bad = signed_in.post("/api/devices/", nul, format="json")
+    bad = staff.post("/api/devices/", nul, format="json")
     assert bad.status_code == 400 and "settings" in bad.json()
     assert not Device.objects.filter(name="jetson-nano").exists()
 
 
-def test_it_registers_the_bundled_dataset_with_its_splits(signed_in):
-    response = signed_in.post(
+def test_it_registers_the_bundled_dataset_with_its_splits(staff):
+    response = staff.post(
         "/api/datasets/", {"name": "digits-api", "source": "bundled"}, format="json"
     )
     assert response.status_code == 201, response.content
     row = Dataset.objects.get(name="digits-api")
     assert (row.num_classes, row.input_shape) == (10, [8, 8, 1])
     assert row.train_size + row.val_size + row.test_size == 1797  # scikit-learn's digits
-    again = signed_in.post("/api/datasets/", {"name": "digits-api", "source": "bundled"})
+    again = staff.post("/api/datasets/", {"name": "digits-api", "source": "bundled"})
     assert again.status_code == 400 and "name" in again.json()
-    bad = signed_in.post(
+    bad = staff.post(
         "/api/datasets/",
         {"name": "digits-2", "source": "bundled", "options": {"bogus": 1}},
         format="json",

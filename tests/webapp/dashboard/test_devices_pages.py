@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def logged_in(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("bob"))
+    """A staff account: registering and testing devices runs drivers on this server."""
+    client.force_login(django_user_model.objects.create_user("bob", is_staff=True))
     return client
 
 
@@ -56,12 +57,12 @@ def test_it_registers_a_battery_powered_phone_with_its_serial(logged_in):
         power_sensor="battery",
         power_source="battery",
         battery_mah="4080",
-        settings='{"adb": "/usr/bin/adb"}',
+        settings='{"adb": "adb"}',  # the allow-list's name, not a path
     )
     assert response.status_code == 302
     device = Device.objects.get(name="pixel")
     assert (device.address, device.battery_mah, device.power_sensor) == ("R58M123", 4080, "battery")
-    assert device.settings == {"adb": "/usr/bin/adb"}
+    assert device.settings == {"adb": "adb"}
 
 
 @pytest.mark.parametrize(
@@ -103,8 +104,9 @@ def test_it_tests_a_local_device_and_marks_it_online(logged_in):
     assert device.online and device.last_seen is not None
 
 
-def test_it_reports_a_local_device_that_cannot_run_litert_and_marks_it_offline(logged_in):
-    device = make_device(kind="local", online=True, settings={"python": "/nonexistent/python3"})
+def test_it_reports_a_local_device_that_cannot_run_litert_and_marks_it_offline(logged_in, settings):
+    settings.DEVICE_EXECUTABLES = {"old-python": "/nonexistent/python3"}
+    device = make_device(kind="local", online=True, settings={"python": "old-python"})
     response = logged_in.post(f"/devices/{device.pk}/test/")
     body = response.content.decode()
     device.refresh_from_db()
@@ -118,10 +120,13 @@ def test_it_reports_a_local_device_that_cannot_run_litert_and_marks_it_offline(l
     [
         # Port 1 on loopback refuses at once: the board "does not answer".
         ("ssh", "someone@127.0.0.1", {"port": 1, "connect_timeout": 3}, "127.0.0.1"),
-        ("adb", "SERIAL123", {"adb": "/nonexistent/adb"}, "/nonexistent/adb"),
+        ("adb", "SERIAL123", {"adb": "adb"}, "/nonexistent/adb"),
     ],
 )
-def test_it_reports_an_unreachable_remote_device_plainly(logged_in, kind, address, options, says):
+def test_it_reports_an_unreachable_remote_device_plainly(
+    logged_in, settings, kind, address, options, says
+):
+    settings.DEVICE_EXECUTABLES = {"adb": "/nonexistent/adb"}
     device = make_device(kind=kind, address=address, settings=options, online=True)
     response = logged_in.post(f"/devices/{device.pk}/test/")
     body = response.content.decode()

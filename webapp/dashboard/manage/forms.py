@@ -19,9 +19,6 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 NAME_HELP = "Letters, digits, '.', '_' and '-'; it names the stored file."
 BUNDLED_CHOICE = "bundled"
 MAX_THREADS = 256
-# ssh: [user@]host[:port]; adb: a serial or host:port (adb over TCP), no spaces.
-SSH_ADDRESS = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\]$")
-ADB_SERIAL = re.compile(r"^\S+$")
 
 
 class ModelUploadForm(forms.Form):
@@ -124,7 +121,8 @@ class DeviceForm(forms.ModelForm):
         help_texts = {
             "address": "user@host for ssh, the serial (or host:port) for adb; empty for local.",
             "idle_power_w": "Leave empty to have it measured.",
-            "settings": 'Optional, e.g. {"python": "/usr/bin/python3"}.',
+            "settings": 'Optional, e.g. {"port": 2222, "key_path": "jetson_ed25519"}; '
+            "executables by their name in the lab's allow-list (DEVICE_EXECUTABLES).",
         }
         widgets = {
             "settings": forms.Textarea(attrs={"rows": 3}),
@@ -150,13 +148,17 @@ class DeviceForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
+        from device_runner.devices import check_device
+        from device_runner.drivers.settings_schema import DeviceSettingsError
+
         data = super().clean()
         kind, address = data.get("kind"), (data.get("address") or "").strip()
         data["address"] = address
-        if kind == Device.Kind.SSH and not SSH_ADDRESS.match(address):
-            self.add_error("address", f"An ssh device needs user@host. Received: {address!r}")
-        if kind == Device.Kind.ADB and not ADB_SERIAL.match(address):
-            self.add_error("address", f"An adb device needs its serial. Received: {address!r}")
+        if kind and "settings" in data:
+            try:
+                check_device(kind, address, data["settings"])
+            except DeviceSettingsError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         if data.get("power_source") == "battery":
             if not data.get("battery_mah"):
                 self.add_error("battery_mah", "A battery-powered device needs its capacity.")

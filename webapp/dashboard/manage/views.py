@@ -1,9 +1,10 @@
 """Management pages: thin views that check access, validate a form, act, then render.
 
 Access: every page needs a logged-in user (anonymous users are sent to the
-login page); creating, uploading, cancelling and retrying need only that;
-deleting needs a staff account (403 otherwise). Actions are POST-only and
-CSRF-protected.
+login page); uploading models, queueing, cancelling and retrying need only
+that; registering a device and testing its connection (which runs its driver
+on this server) and deleting need a staff account (403 otherwise). Actions
+are POST-only and CSRF-protected.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @login_required
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_staff:
-            raise PermissionDenied("Only staff accounts may delete.")
+            raise PermissionDenied("Only staff accounts may do this.")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -128,7 +129,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@staff_required
 def device_test(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(Device, pk=pk)
     health = check_connection(device)
@@ -149,7 +150,7 @@ def _render_device(
     return render(request, "dashboard/manage/device_detail.html", context)
 
 
-@login_required
+@staff_required
 def device_new(request: HttpRequest) -> HttpResponse:
     form = DeviceForm(request.POST or None)
     if request.method == "POST":

@@ -28,6 +28,7 @@ BUDGET_LABELS = {
 
 
 @require_GET
+@login_required  # it runs the selector (and the DQN): never for anonymous visitors
 def recommend(request: HttpRequest) -> HttpResponse:
     """The form; with a submitted form, the best plan, runners-up, chart and measure-next."""
     submitted = "model" in request.GET

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from measurements.power.jetson import (
+from device_runner.drivers.jetson_power import (
     HwmonSampler,
     Ina3221Sampler,
     hwmon_rails,

@@ -9,6 +9,9 @@ A job on a device the token does not serve is, to that token, not there.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from device_runner import progress
+from measurements import files
 from measurements.actions.results import store_result
 from measurements.files import field_sha256
 from measurements.models import Artifact, Device, DNNModel, Job, RunnerToken
@@ -64,6 +68,12 @@ def device_document(device: Device) -> dict[str, Any]:
     }
 
 
+def settled_artifact() -> Q:
+    """Jobs a host that never compresses may take: their artifact is ready, or failed
+    (the job then fails with the compression's error rather than wait for ever)."""
+    return Q(artifact__status__in=[Artifact.Status.READY, Artifact.Status.FAILED])
+
+
 def claim_job(
     token: RunnerToken, owner: str, device_names: list[str] | None, ready_only: bool
 ) -> Job | None:
@@ -73,10 +83,10 @@ def claim_job(
         token: the calling host's token (must be allowed to measure).
         owner: the lease name (``lease_owner`` of the host's own name).
         device_names: a subset of the token's devices, or None for all.
-        ready_only: only jobs whose artifact is compressed (a measure-only host).
+        ready_only: only jobs whose artifact is settled (a measure-only host).
     """
     devices = token_devices(token, device_names)
-    where = Q(artifact__status=Artifact.Status.READY) if ready_only else None
+    where = settled_artifact() if ready_only else None
     job = Job.claim(owner, [d.pk for d in devices], settings.JOB_LEASE_SECONDS, where=where)
     if job is not None:
         Device.objects.filter(pk=job.device_id).update(online=True)
@@ -136,9 +146,11 @@ def finish_job(job: Job, owner: str, raw: dict[str, Any]) -> None:
     progress.broadcast(job.pk, job.device_id, {"progress": 1.0, "stage": "done"})
 
 
-def fail_job(job: Job, owner: str, error: str, retryable: bool, device_offline: bool) -> str | None:
+def fail_job(
+    job: Job, owner: str, error: str, retryable: bool, device_offline: bool, log: str = ""
+) -> str | None:
     """Record a failed attempt as the host describes it. None if the lease is lost."""
-    job.report(owner, job.progress, "failed", error[:2000])
+    job.report(owner, job.progress, "failed", log or error)
     status = job.fail(owner, error, retryable=retryable)
     if status and device_offline:
         Device.objects.filter(pk=job.device_id).update(online=False)
@@ -208,3 +220,60 @@ def compression_document(artifact: Artifact) -> dict[str, Any]:
         "loader_options": dataset.source_options or {},
         "fine_tune_epochs": settings.COMPRESSION_FINE_TUNE_EPOCHS,
     }
+
+
+def visible_artifact(token: RunnerToken, artifact_id: int) -> Artifact | None:
+    """The artifact, if the token compresses or one of its devices has a job on it."""
+    rows = Artifact.objects.filter(pk=artifact_id)
+    if not token.may_compress:
+        rows = rows.filter(jobs__device__runner_tokens=token)
+    return rows.first()
+
+
+def artifact_state(artifact: Artifact) -> dict[str, Any]:
+    """Where an artifact stands, for a host holding one of its jobs."""
+    busy = artifact.status == Artifact.Status.COMPRESSING
+    return {
+        **artifact_document(artifact),
+        "error": artifact.error,
+        "compressed_by": artifact.lease_owner if busy else "",
+    }
+
+
+def claim_compression(owner: str, artifact_id: int | None) -> Artifact | None:
+    """Lease the compression of that artifact (or of the oldest one jobs wait for)."""
+    artifact = compressible_artifact(artifact_id)
+    if artifact is None or not artifact.claim_compression(owner, settings.JOB_LEASE_SECONDS):
+        return None
+    return artifact
+
+
+def complete_compression(artifact: Artifact, owner: str, body: dict[str, Any]) -> None:
+    """Store an uploaded compression on the artifact, then forget the uploads.
+
+    The two files were verified by hash when they were uploaded; they are
+    copied out of storage into a scratch directory so the artifact is stored
+    exactly as a compression on the database host stores it.
+
+    Raises:
+        FileNotFoundError: a file was never uploaded.
+        ArtifactBusy: the host lost the artifact's lease; nothing is stored.
+    """
+    from measurements.actions.artifacts import store_compression
+
+    hashes = {"keras": body["keras_sha256"], "tflite": body["tflite_sha256"]}
+    with tempfile.TemporaryDirectory(prefix="compresso-upload-") as tmp:
+        paths = {}
+        for suffix, sha256 in hashes.items():
+            paths[suffix] = Path(tmp) / f"{body['key']}.{suffix}"
+            with files.open_upload(sha256) as source, paths[suffix].open("wb") as target:
+                shutil.copyfileobj(source, target, files.CHUNK)
+        document = {
+            **{name: body[name] for name in ("key", "export_mode", "static_metrics", "seconds")},
+            "accuracy_metrics": body["accuracy_metrics"],
+            "keras_path": str(paths["keras"]),
+            "tflite_path": str(paths["tflite"]),
+        }
+        store_compression(artifact, owner, document)
+    for sha256 in hashes.values():
+        files.discard_upload(sha256)

@@ -27,12 +27,16 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Paths whose body is a file upload (multipart overhead allowed on top of the file limit).
 UPLOAD_PATHS = ("/models/upload/", "/api/models/", "/api/results/import")
 MULTIPART_ALLOWANCE = 1024 * 1024
+# A runner host's compressed files, PUT raw under their SHA-256 (webapp/api/runners.py).
+RAW_UPLOAD_PREFIX = "/api/runner/uploads/"
 
 
 def body_limit(path: str) -> int:
     """The most bytes a request body to ``path`` may hold."""
     if path.rstrip("/") in {p.rstrip("/") for p in UPLOAD_PATHS}:
         return settings.MAX_MODEL_UPLOAD_BYTES + MULTIPART_ALLOWANCE
+    if path.startswith(RAW_UPLOAD_PREFIX):
+        return settings.MAX_MODEL_UPLOAD_BYTES
     return settings.MAX_REQUEST_BODY_BYTES
 
 

@@ -12,6 +12,7 @@ from measurements.actions.artifacts import (
     CompressionInterrupted,
     compress_artifact,
     ensure_artifact_ready,
+    store_compression,
 )
 from measurements.actions.catalogue import (
     describe_this_host,
@@ -46,6 +47,7 @@ __all__ = [
     "register_dataset",
     "register_model_file",
     "standard_sweep_texts",
+    "store_compression",
     "store_result",
     "train_and_register_baseline",
 ]

@@ -122,7 +122,7 @@ def compress_artifact(
             error = str(exc) if isinstance(exc, CompressionChildError) else _describe(exc)
             artifact.fail_compression(owner, error)
             raise ArtifactFailed(f"Compression failed: {error}") from exc
-        _store_compression(artifact, owner, document)
+        store_compression(artifact, owner, document)
     artifact.refresh_from_db()
     return artifact
 
@@ -168,7 +168,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _store_compression(artifact: Artifact, owner: str, output: dict[str, Any]) -> None:
+def store_compression(artifact: Artifact, owner: str, output: dict[str, Any]) -> None:
+    """Store a compression child's document (its two files and metrics) on the artifact.
+
+    Raises:
+        ArtifactBusy: ``owner`` no longer holds the artifact's lease; nothing is stored.
+    """
     static, quality = output["static_metrics"], output["accuracy_metrics"]
     with transaction.atomic():
         # Locked (on PostgreSQL) while storing: a runner that took the lease over waits.

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from measurements.models import Device, Job, RunnerToken
+from measurements.models import Artifact, Device, Job, RunnerToken
 
 KEY_PREFIX = "cr_"  # "compresso runner": recognisable in a leaked log or config file
 MAX_KEY_LENGTH = 200
@@ -86,7 +86,7 @@ def token_for_key(key: str) -> RunnerToken | None:
 
 
 def revoke_runner_token(token: RunnerToken) -> int:
-    """Revoke the token and give back the jobs its hosts hold.
+    """Revoke the token and give back the jobs and compressions its hosts hold.
 
     Returns:
         How many running jobs were released to the queue.
@@ -105,6 +105,10 @@ def revoke_runner_token(token: RunnerToken) -> int:
             stage="released",
             progress=0.0,
         )
+        # Its compressions too: another host may start them again at once.
+        Artifact.objects.filter(
+            status=Artifact.Status.COMPRESSING, lease_owner__startswith=token.owner_prefix
+        ).update(status=Artifact.Status.PENDING, lease_owner="", lease_expires_at=None)
     token.refresh_from_db()
     return released
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0002_result_lookup_index'),
+        ('measurements', '0003_artifact_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

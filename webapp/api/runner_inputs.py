@@ -80,6 +80,7 @@ class FailInput(OwnerInput):
     error = serializers.CharField(max_length=5000)
     retryable = serializers.BooleanField(default=True)
     device_offline = serializers.BooleanField(default=False)
+    log = serializers.CharField(max_length=5000, allow_blank=True, default="")
 
 
 class ReleaseInput(OwnerInput):

@@ -33,6 +33,7 @@ from webapp.api.runner_auth import IsRunner, MayCompress, MayMeasure, RunnerToke
 LOST = {"detail": "This host no longer holds the job's lease; drop the job."}
 
 
+@extend_schema(exclude=True)  # a host protocol, not the lab's public API (see the README)
 class RunnerView(APIView):
     """Base of the runner routes: runner-token authentication only."""
 
@@ -55,7 +56,6 @@ class RunnerView(APIView):
             raise ValidationError({"owner": [str(exc)]}) from exc
 
 
-@extend_schema(tags=["runners"], request=inputs.HelloInput, responses={200: None})
 class HelloView(RunnerView):
     """The host's token, role and devices (with what their drivers need)."""
 
@@ -77,7 +77,6 @@ class HelloView(RunnerView):
         )
 
 
-@extend_schema(tags=["runners"], request=inputs.ClaimInput, responses={200: None, 204: None})
 class ClaimJobView(RunnerView):
     """Lease the oldest claimable job on the token's devices; 204 when there is none."""
 
@@ -107,7 +106,6 @@ class HeldJobView(RunnerView):
         return job
 
 
-@extend_schema(tags=["runners"], request=inputs.OwnerInput, responses={200: None, 409: None})
 class JobHeartbeatView(HeldJobView):
     def post(self, request: Request, pk: int) -> Response:
         owner = self.owner(self.valid(inputs.OwnerInput))
@@ -116,7 +114,6 @@ class JobHeartbeatView(HeldJobView):
         return Response({"lease_seconds": settings.JOB_LEASE_SECONDS})
 
 
-@extend_schema(tags=["runners"], request=inputs.ProgressInput, responses={200: None, 409: None})
 class JobProgressView(HeldJobView):
     def post(self, request: Request, pk: int) -> Response:
         data = self.valid(inputs.ProgressInput)
@@ -126,7 +123,6 @@ class JobProgressView(HeldJobView):
         return Response({"progress": job.progress, "stage": job.stage})
 
 
-@extend_schema(tags=["runners"], request=inputs.ResultInput, responses={201: None, 409: None})
 class JobResultView(HeldJobView):
     def post(self, request: Request, pk: int) -> Response:
         data = self.valid(inputs.ResultInput)
@@ -138,20 +134,18 @@ class JobResultView(HeldJobView):
         return Response({"job": job.pk, "result": job.result.pk}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["runners"], request=inputs.FailInput, responses={200: None, 409: None})
 class JobFailView(HeldJobView):
     def post(self, request: Request, pk: int) -> Response:
         data = self.valid(inputs.FailInput)
         job, owner = self.job(pk), self.owner(data)
         state = api_queue.fail_job(
-            job, owner, data["error"], data["retryable"], data["device_offline"]
+            job, owner, data["error"], data["retryable"], data["device_offline"], data["log"]
         )
         if state is None:
             return Response(LOST, status=status.HTTP_409_CONFLICT)
         return Response({"status": state})
 
 
-@extend_schema(tags=["runners"], request=inputs.ReleaseInput, responses={200: None, 409: None})
 class JobReleaseView(HeldJobView):
     def post(self, request: Request, pk: int) -> Response:
         data = self.valid(inputs.ReleaseInput)
@@ -161,7 +155,6 @@ class JobReleaseView(HeldJobView):
         return Response({"status": "queued"})
 
 
-@extend_schema(tags=["runners"], responses={200: bytes, 206: bytes, 404: None, 416: None})
 class FileView(RunnerView):
     """GET a model or artifact file by SHA-256, streamed; ``Range: bytes=N-`` resumes."""
 
@@ -193,7 +186,6 @@ class FileView(RunnerView):
         return response
 
 
-@extend_schema(tags=["runners"], request=bytes, responses={201: None, 400: None})
 class UploadView(RunnerView):
     """PUT a produced file's bytes under its SHA-256; kept only when they hash to it."""
 

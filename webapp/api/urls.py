@@ -12,6 +12,7 @@ from webapp.api import docs, views
 from webapp.api.export import ResultExportView
 from webapp.api.pareto import ParetoView
 from webapp.api.result_import import ResultImportView
+from webapp.api.runner_compression import compression_patterns
 from webapp.api.runners import runner_patterns
 
 app_name = "api"
@@ -31,6 +32,7 @@ urlpatterns = [
     path("results/import", ResultImportView.as_view(), name="results-import"),
     path("pareto", ParetoView.as_view(), name="pareto"),
     *runner_patterns,
+    *compression_patterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("reference/", docs.docs, name="reference"),

@@ -302,3 +302,11 @@ def test_it_keeps_an_upload_only_when_its_bytes_hash_to_its_name(db):
     assert good.status_code == 201 and good.json() == {"sha256": sha, "size": len(data)}
     with files.open_upload(sha) as handle:
         assert handle.read() == data
+
+
+def test_it_lets_a_runner_upload_a_model_sized_file_and_nothing_larger(settings):
+    from webapp.body_limit import body_limit
+
+    settings.MAX_MODEL_UPLOAD_BYTES, settings.MAX_REQUEST_BODY_BYTES = 50_000_000, 1_000_000
+    assert body_limit(f"/api/runner/uploads/{'a' * 64}") == 50_000_000
+    assert body_limit("/api/runner/jobs/1/result") == 1_000_000

@@ -1,10 +1,16 @@
 """The device-host runner behind ``manage.py runjobs``, built from small steps.
 
-``Runner.step()`` claims one job and runs it, returning whether there may be
-more work; ``Runner.run()`` loops over steps until told to stop. Signal
-handlers only set ``stopping``: the current job finishes, or, when it is
-still compressing, the compression child is terminated and the job released
-(its attempt not counted); then the loop exits.
+``Runner.step()`` claims one piece of work and does it, returning whether
+there may be more; ``Runner.run()`` loops over steps until told to stop.
+Signal handlers only set ``stopping``: the current job finishes, or, when it
+is still compressing, the compression child is terminated and the job
+released (its attempt not counted); then the loop exits.
+
+Every step goes through a ``QueueClient``: on the database
+(``DirectQueueClient``, the default) or over the runner API with a token
+(``HttpQueueClient``); the steps are the same. A runner measures and
+compresses (the default), only measures (takes jobs whose artifact is
+ready), or only compresses (any pending artifact a job waits for).
 
 A job whose artifact another runner is compressing is released at once, so
 this runner takes other work instead of waiting on it.
@@ -21,15 +27,19 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.utils import timezone
+from django.db import connection
 
-from device_runner import progress
+from device_runner import compressing
 from device_runner.devices import driver_for
 from device_runner.drivers import DriverError
-from measurements import actions
+from device_runner.file_cache import FileCache
+from device_runner.queue_client import DeviceSpec, JobTicket, QueueClient, TokenRefused
+from device_runner.queue_client.direct import DirectQueueClient
+from measurements.actions.artifacts import ArtifactBusy, ArtifactFailed, CompressionInterrupted
 from measurements.models import Device, Job
 
 log = logging.getLogger(__name__)
@@ -46,40 +56,64 @@ def runner_identity() -> str:
 
 @dataclass
 class Runner:
-    """Serves the jobs of some devices from the shared queue.
+    """Serves the jobs of some devices, and compresses, from the shared queue.
 
     Attributes:
-        devices: the devices this host has attached.
+        devices: the devices this host has attached (none for a compress-only host).
         owner: lease owner name written on claimed jobs.
         lease_seconds: lease length; heartbeats renew it every third of it.
         on_progress: called with (job, fraction, stage) for the terminal bar.
+        client: the queue (default: the database, under ``owner``).
+        measure: take jobs and measure them.
+        compress: compress artifacts (a measuring runner: its jobs' artifacts).
+        cache_dir: where files fetched by hash are kept (default RUNNER_CACHE_DIR).
         compress_in_child: compress in a child process that a stop terminates
             (default); False compresses in this process, for a caller that has
             TensorFlow loaded already and needs no prompt stop (``demo``).
     """
 
-    devices: Sequence[Device]
+    devices: Sequence[Device | DeviceSpec] = ()
     owner: str = field(default_factory=runner_identity)
     lease_seconds: int = field(default_factory=lambda: settings.JOB_LEASE_SECONDS)
-    on_progress: Callable[[Job, float, str], None] | None = None
+    on_progress: Callable[[JobTicket, float, str], None] | None = None
+    client: QueueClient | None = None
+    measure: bool = True
+    compress: bool = True
+    cache_dir: Path | None = None
     compress_in_child: bool = True
     stopping: bool = False
     jobs_done: int = 0
+    refusal: str = ""  # why the server refused this host's token, once it has
+
+    def __post_init__(self) -> None:
+        if not (self.measure or self.compress):
+            raise ValueError("A runner must measure, compress or both. Received: neither")
+        if self.client is None:
+            cache = FileCache(self.cache_dir or settings.RUNNER_CACHE_DIR)
+            self.client = DirectQueueClient(self.owner, cache, self.lease_seconds)
+        self.lease_seconds = self.client.lease_seconds
+        self.specs = [
+            d if isinstance(d, DeviceSpec) else DeviceSpec.from_row(d) for d in self.devices
+        ]
 
     def request_stop(self, *_: object) -> None:
         """Signal handler: only sets the flag; the loop checks it between steps."""
         self.stopping = True
 
     def run(self, max_jobs: int | None = None, once: bool = False, poll: float = 2.0) -> int:
-        """Claim and run jobs until stopped, out of work (``once``) or ``max_jobs`` done.
+        """Claim and run work until stopped, out of work (``once``) or ``max_jobs`` done.
 
         Returns:
-            The number of jobs this runner finished (succeeded or failed).
+            The number of jobs (and compressions) this runner finished.
         """
         while not self.stopping:
             if max_jobs is not None and self.jobs_done >= max_jobs:
                 break
-            more = self.step()
+            try:
+                more = self.step()
+            except TokenRefused as exc:
+                self._refused(exc)
+                break
             if not more:
                 if once:
                     break
@@ -87,72 +121,110 @@ class Runner:
         return self.jobs_done
 
     def step(self) -> bool:
-        """Claim one job and run it. Returns False when nothing was claimable."""
-        close_old_connections()
-        Job.reap_exhausted()
-        job = Job.claim(self.owner, [d.pk for d in self.devices], self.lease_seconds)
-        if job is None:
+        """Do one job (or, compress-only, one compression). False when there was none."""
+        if not self.measure:
+            return self.compress_step()
+        ticket = self.client.claim_job(self.specs, ready_only=not self.compress)
+        if ticket is None:
             return False
-        if self.run_job(job):
+        if self.run_job(ticket):
             self.jobs_done += 1
         return True
 
-    def run_job(self, job: Job) -> bool:
+    def compress_step(self) -> bool:
+        """Compress the pending artifact the oldest queued job waits for."""
+        ticket = self.client.claim_compression(None)
+        if ticket is None:
+            return False
+        try:
+            compressing.compress(
+                self.client, ticket, lambda: self.stopping, in_child=self.compress_in_child
+            )
+        except CompressionInterrupted as exc:
+            log.info("%s", exc)
+            return True
+        except (ArtifactBusy, ArtifactFailed) as exc:
+            log.warning("artifact %s: %s", ticket.artifact_id, exc)
+        self.jobs_done += 1
+        return True
+
+    def run_job(self, job: JobTicket | Job) -> bool:
         """Compress (if needed), measure and store one job, with a heartbeat alongside.
 
         Returns:
             False when the job was given back to the queue untouched (its
             artifact is compressed elsewhere, or this runner is stopping).
         """
-        beat = Heartbeat(job, self.owner, self.lease_seconds)
+        job = self.client.ticket(job) if isinstance(job, Job) else job
+        beat = Heartbeat(self.client, job)
         beat.start()
         try:
-            self._report(job, 0.02, "claimed", f"claimed by {self.owner} (attempt {job.attempts})")
-            artifact = self._ready_artifact(job, beat)
+            self._report(job, 0.02, "claimed", f"claimed by {job.owner} (attempt {job.attempts})")
+            job = self._ready_artifact(job, beat)
             self._check(beat)
             self._report(job, 0.3, "measuring", f"measuring on {job.device.name}")
-            raw = self.measure(job, artifact)
+            raw = self.measure_job(job)
             self._check(beat)
-            actions.store_result(job, self.owner, raw)
+            if not self.client.store_result(job, raw):
+                raise JobCancelled()
             self._report_done(job)
-        except (actions.ArtifactBusy, actions.CompressionInterrupted) as exc:
+        except (ArtifactBusy, CompressionInterrupted) as exc:
             return not self._release(job, str(exc))
-        except (JobCancelled, actions.LeaseLost):
-            log.info("job %s cancelled or lease lost; leaving it", job.pk)
+        except JobCancelled:
+            log.info("job %s cancelled or lease lost; leaving it", job.id)
+            if beat.refusal:
+                self._refused(beat.refusal)
+        except TokenRefused as exc:
+            self._refused(exc)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
             self._record_failure(job, exc)
         finally:
             beat.stop()
         return True
 
-    def _ready_artifact(self, job: Job, beat: Heartbeat):
-        """The job's artifact compressed; compressing stops when told to stop or the job is lost."""
-        plan = job.artifact.plan
-        return actions.ensure_artifact_ready(
-            job.artifact,
-            owner=self.owner,
-            lease_seconds=self.lease_seconds,
-            should_stop=lambda: self.stopping or beat.lost.is_set(),
-            on_compress=lambda: self._report(job, 0.05, "compressing", f"compressing {plan}"),
-            in_child=self.compress_in_child,
-        )
+    def _ready_artifact(self, job: JobTicket, beat: Heartbeat) -> JobTicket:
+        """The job's ticket once its artifact is compressed, here if nobody else is."""
+        job = self.client.artifact(job)
+        if job.artifact_status == "ready":
+            return job
+        if self.compress and job.artifact_status != "failed":
+            ticket = self.client.claim_compression(job.artifact_id)
+            if ticket is not None:
+                try:
+                    self._report(job, 0.05, "compressing", f"compressing {job.plan}")
+                except BaseException:
+                    self.client.release_compression(ticket)  # not compressing after all
+                    raise
+                stop = lambda: self.stopping or beat.lost.is_set()  # noqa: E731
+                compressing.compress(self.client, ticket, stop, in_child=self.compress_in_child)
+                job = self.client.artifact(job)
+        if job.artifact_status == "ready":
+            return job
+        if job.artifact_status == "failed":
+            raise ArtifactFailed(f"Compression failed: {job.artifact_error}")
+        holder = job.compressed_by or "another runner"
+        raise ArtifactBusy(f"Artifact {job.artifact_id} is being compressed by {holder}")
 
-    def _release(self, job: Job, reason: str) -> bool:
+    def _refused(self, reason: object) -> None:
+        # The token was revoked: its jobs went back to the queue; stop taking work.
+        self.refusal = str(reason)
+        log.error("%s; stopping", reason)
+        self.stopping = True
+
+    def _release(self, job: JobTicket, reason: str) -> bool:
         """Give the job back without spending an attempt. False if it was no longer ours."""
-        job.report(self.owner, 0.0, "released", f"{reason}; released by {self.owner}")
-        released = job.release(self.owner)
-        log.info("job %s %s: %s", job.pk, "released" if released else "lost", reason)
-        if released:
-            progress.broadcast(job.pk, job.device_id, {"progress": 0.0, "stage": "released"})
+        released = self.client.release(job, reason)
+        log.info("job %s %s: %s", job.id, "released" if released else "lost", reason)
         return released
 
-    def measure(self, job: Job, artifact) -> dict:
-        """Run the device's driver on the artifact's .tflite file."""
+    def measure_job(self, job: JobTicket) -> dict[str, Any]:
+        """Run the device's driver on a verified local copy of the job's .tflite file."""
         from measurements.protocol import ProtocolConfig
 
-        driver = driver_for(job.device)
+        path = self.client.tflite_path(job)
+        driver = driver_for(job.device.as_device())
         try:
-            prepared = driver.prepare(artifact.tflite_file.path)
+            prepared = driver.prepare(str(path))
             config = ProtocolConfig.from_config(job.protocol or {})
             return driver.measure(prepared, job.num_threads, config)
         finally:
@@ -162,26 +234,24 @@ class Runner:
         if beat.lost.is_set():
             raise JobCancelled()
 
-    def _report(self, job: Job, fraction: float, stage: str, line: str) -> None:
-        if not progress.publish(job, self.owner, fraction, stage, line):
+    def _report(self, job: JobTicket, fraction: float, stage: str, line: str) -> None:
+        if not self.client.progress(job, fraction, stage, line):
             raise JobCancelled()
+        job.progress = fraction
         if self.on_progress:
             self.on_progress(job, fraction, stage)
 
-    def _report_done(self, job: Job) -> None:
-        progress.broadcast(job.pk, job.device_id, {"progress": 1.0, "stage": "done"})
+    def _report_done(self, job: JobTicket) -> None:
         if self.on_progress:
             self.on_progress(job, 1.0, "done")
 
-    def _record_failure(self, job: Job, exc: BaseException) -> None:
+    def _record_failure(self, job: JobTicket, exc: BaseException) -> None:
         retryable = not isinstance(exc, DriverError | ValueError)
         message = f"{type(exc).__name__}: {exc}"
-        log.warning("job %s failed: %s", job.pk, message)
-        job.report(self.owner, job.progress, "failed", traceback.format_exc(limit=3))
-        status = job.fail(self.owner, message, retryable=retryable)
-        if isinstance(exc, DriverError) and getattr(exc, "device_offline", False):
-            Device.objects.filter(pk=job.device_id).update(online=False)
-        progress.broadcast(job.pk, job.device_id, {"stage": status or "lost", "error": message})
+        log.warning("job %s failed: %s", job.id, message)
+        offline = isinstance(exc, DriverError) and getattr(exc, "device_offline", False)
+        detail = f"{message}\n{traceback.format_exc(limit=3)}"
+        self.client.fail(job, message, retryable=retryable, device_offline=offline, log=detail)
 
     def _sleep(self, seconds: float) -> None:
         # Sleep in short slices so a stop request is honoured quickly.
@@ -191,13 +261,14 @@ class Runner:
 
 
 class Heartbeat:
-    """Renews a job's lease from a thread; sets ``lost`` when cancelled or taken."""
+    """Renews a job's lease from a thread; sets ``lost`` when cancelled, taken or refused."""
 
-    def __init__(self, job: Job, owner: str, lease_seconds: int) -> None:
-        self.job, self.owner, self.lease_seconds = job, owner, lease_seconds
+    def __init__(self, client: QueueClient, job: JobTicket) -> None:
+        self.client, self.job = client, job
         self.lost = threading.Event()
+        self.refusal = ""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job.pk}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job.id}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -208,12 +279,15 @@ class Heartbeat:
 
     def _loop(self) -> None:
         try:
-            while not self._stop.wait(self.lease_seconds / 3):
-                if not self.job.heartbeat(self.owner, self.lease_seconds):
+            while not self._stop.wait(self.client.lease_seconds / 3):
+                if not self.client.heartbeat(self.job):
                     self.lost.set()
                     return
-                Device.objects.filter(pk=self.job.device_id).update(
-                    online=True, last_seen=timezone.now()
-                )
+        except TokenRefused as exc:
+            self.refusal = str(exc)
+            self.lost.set()
+        except Exception as exc:  # noqa: BLE001 - a heartbeat that cannot go through is a loss
+            log.warning("heartbeat of job %s failed: %s", self.job.id, exc)
+            self.lost.set()
         finally:
-            connection.close()  # this thread's own database connection
+            connection.close()  # this thread's own database connection (direct mode)

@@ -206,6 +206,9 @@ SPECTACULAR_SETTINGS = {
 # Job queue: how long a claimed job stays leased without a heartbeat.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120, minimum=5)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+# Runner hosts keep models and artifacts fetched by SHA-256 here, cleaned past the size.
+RUNNER_CACHE_DIR = env_path("RUNNER_CACHE_DIR", VAR_DIR / "runner-cache")
+RUNNER_CACHE_MAX_BYTES = env_int("RUNNER_CACHE_MAX_BYTES", 2 * 1024**3, minimum=0)
 
 LOGGING = {
     "version": 1,

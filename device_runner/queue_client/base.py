@@ -71,7 +71,13 @@ class JobTicket:
     artifact_status: str
     plan: str
     tflite_sha256: str = ""
+    artifact_error: str = ""
+    compressed_by: str = ""
     progress: float = 0.0
+
+    @property
+    def pk(self) -> int:
+        return self.id
 
 
 @dataclass
@@ -112,7 +118,7 @@ class QueueClient(Protocol):
         """Record progress. False when the lease is lost."""
 
     def artifact(self, job: JobTicket) -> JobTicket:
-        """The ticket with the artifact's current status and .tflite hash."""
+        """The ticket with the artifact's status, error, compressor and .tflite hash."""
 
     def tflite_path(self, job: JobTicket) -> Path:
         """A local copy of the job's .tflite, verified by its hash."""
@@ -120,8 +126,11 @@ class QueueClient(Protocol):
     def store_result(self, job: JobTicket, raw: dict[str, Any]) -> bool:
         """Store the measurement and finish the job. False when the lease was lost."""
 
-    def fail(self, job: JobTicket, error: str, retryable: bool, device_offline: bool) -> str | None:
-        """Record a failed attempt; the job's new status, or None when the lease was lost."""
+    def fail(
+        self, job: JobTicket, error: str, retryable: bool, device_offline: bool, log: str = ""
+    ) -> str | None:
+        """Record a failed attempt (``log`` goes to the job's log); the job's new status,
+        or None when the lease was lost."""
 
     def release(self, job: JobTicket, reason: str) -> bool:
         """Give the job back without spending an attempt. False when no longer held."""

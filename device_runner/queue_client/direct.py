@@ -49,15 +49,15 @@ class DirectQueueClient:
         return [DeviceSpec.from_row(d) for d in rows]
 
     def claim_job(self, devices: list[DeviceSpec], ready_only: bool) -> JobTicket | None:
-        from django.db.models import Q
-
         close_old_connections()
         Job.reap_exhausted()
-        where = Q(artifact__status=Artifact.Status.READY) if ready_only else None
+        where = api_queue.settled_artifact() if ready_only else None
         job = Job.claim(self.owner, [d.id for d in devices], self.lease_seconds, where=where)
-        if job is None:
-            return None
-        spec = next(d for d in devices if d.id == job.device_id)
+        return None if job is None else self.ticket(job)
+
+    def ticket(self, job: Job) -> JobTicket:
+        """The ticket of a job this client's owner holds."""
+        spec = DeviceSpec.from_row(job.device)
         artifact = job.artifact
         return JobTicket(
             id=job.pk,
@@ -89,7 +89,14 @@ class DirectQueueClient:
         if artifact.status == Artifact.Status.READY and not artifact.tflite_sha256:
             artifact.tflite_sha256 = files.field_sha256(artifact.tflite_file)
             Artifact.objects.filter(pk=artifact.pk).update(tflite_sha256=artifact.tflite_sha256)
-        return replace(job, artifact_status=artifact.status, tflite_sha256=artifact.tflite_sha256)
+        busy = artifact.status == Artifact.Status.COMPRESSING
+        return replace(
+            job,
+            artifact_status=artifact.status,
+            artifact_error=artifact.error,
+            compressed_by=artifact.lease_owner if busy else "",
+            tflite_sha256=artifact.tflite_sha256,
+        )
 
     def tflite_path(self, job: JobTicket) -> Path:
         artifact = Artifact.objects.get(pk=job.artifact_id)
@@ -103,9 +110,11 @@ class DirectQueueClient:
         progress.broadcast(job.id, job.device.id, {"progress": 1.0, "stage": "done"})
         return True
 
-    def fail(self, job: JobTicket, error: str, retryable: bool, device_offline: bool) -> str | None:
+    def fail(
+        self, job: JobTicket, error: str, retryable: bool, device_offline: bool, log: str = ""
+    ) -> str | None:
         row = Job.objects.get(pk=job.id)
-        row.report(self.owner, row.progress, "failed", error[:2000])
+        row.report(self.owner, row.progress, "failed", log or error)
         status = row.fail(self.owner, error, retryable=retryable)
         if status and device_offline:
             Device.objects.filter(pk=job.device.id).update(online=False)

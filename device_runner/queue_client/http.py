@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -58,15 +59,13 @@ class HttpQueueClient:
     ) -> None:
         self.base = server.rstrip("/") + "/api/runner/"
         self.cache, self.mode, self.patience = cache, mode, patience
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "Authorization": f"Runner {token}",
-                "X-Runner-Host": socket.gethostname(),
-                "X-Runner-Version": runner_version(),
-                "X-Runner-Mode": mode,
-            }
-        )
+        self.headers = {
+            "Authorization": f"Runner {token}",
+            "X-Runner-Host": socket.gethostname(),
+            "X-Runner-Version": runner_version(),
+            "X-Runner-Mode": mode,
+        }
+        self._local = threading.local()  # one session per thread: the heartbeat has its own
         self.host_owner = owner  # our own name; the server prefixes it with the token's
         hello = self._json("post", "hello", {"mode": mode})
         self.lease_seconds = int(hello["lease_seconds"])
@@ -79,7 +78,9 @@ class HttpQueueClient:
         deadline = time.monotonic() + self.patience
         while True:
             try:
-                response = self.session.request(method, self.base + path, timeout=TIMEOUT, **kwargs)
+                response = self._session().request(
+                    method, self.base + path, timeout=TIMEOUT, **kwargs
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -90,6 +91,12 @@ class HttpQueueClient:
                 raise QueueError(f"The server at {self.base} did not answer: {problem}")
             log.warning("%s %s: %s; retrying", method.upper(), path, problem)
             time.sleep(1.0)
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+            self._local.session.headers.update(self.headers)
+        return self._local.session
 
     def _checked(self, response: requests.Response) -> requests.Response:
         if response.status_code == 401:
@@ -144,7 +151,13 @@ class HttpQueueClient:
 
     def artifact(self, job: JobTicket) -> JobTicket:
         data = self._json("get", f"artifacts/{job.artifact_id}", None)
-        return replace(job, artifact_status=data["status"], tflite_sha256=data["tflite_sha256"])
+        return replace(
+            job,
+            artifact_status=data["status"],
+            artifact_error=data["error"],
+            compressed_by=data["compressed_by"],
+            tflite_sha256=data["tflite_sha256"],
+        )
 
     def tflite_path(self, job: JobTicket) -> Path:
         return self.cache.get(job.tflite_sha256, self._source)
@@ -152,8 +165,11 @@ class HttpQueueClient:
     def store_result(self, job: JobTicket, raw: dict[str, Any]) -> bool:
         return self._held(f"jobs/{job.id}/result", {"measurement": raw}) is not None
 
-    def fail(self, job: JobTicket, error: str, retryable: bool, device_offline: bool) -> str | None:
+    def fail(
+        self, job: JobTicket, error: str, retryable: bool, device_offline: bool, log: str = ""
+    ) -> str | None:
         body = {"error": error[:5000], "retryable": retryable, "device_offline": device_offline}
+        body["log"] = log[:5000]
         answer = self._held(f"jobs/{job.id}/fail", body)
         return None if answer is None else answer["status"]
 

@@ -1,0 +1,109 @@
+"""Compress one artifact on this host, whichever queue client leased it.
+
+The base model comes through the client (a verified local copy); the plan
+runs in ``measurements.compression_child``, stoppable at any moment; while
+it runs the client renews the artifact's lease every third of its length;
+the two files and the metrics go back through the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from device_runner.queue_client import CompressionTicket, QueueClient
+from measurements.actions.artifacts import ArtifactBusy, ArtifactFailed, CompressionInterrupted
+from measurements.compression_child import compress_document
+from measurements.compression_process import CompressionChildError, run_compression_child
+
+log = logging.getLogger(__name__)
+
+
+def compress(
+    client: QueueClient,
+    ticket: CompressionTicket,
+    should_stop: Callable[[], bool] | None = None,
+    in_child: bool = True,
+) -> None:
+    """Compress the leased artifact and hand the result to the client.
+
+    ``in_child`` False compresses in this process (a caller with TensorFlow
+    loaded already); it cannot be stopped part way.
+
+    Raises:
+        ArtifactFailed: the plan cannot be applied; the artifact is marked failed.
+        ArtifactBusy: the lease was lost to another host; nothing is stored.
+        CompressionInterrupted: ``should_stop`` said stop; the lease was given back.
+    """
+    keeper = _LeaseKeeper(client, ticket, should_stop)
+    try:
+        model_path = client.model_path(ticket)
+    except BaseException:
+        client.release_compression(ticket)  # the model never arrived: another host may try
+        raise
+    with tempfile.TemporaryDirectory(prefix="compresso-compress-") as tmp:
+        # Keras reads only files named .keras; the cache names files by their hash.
+        named = Path(tmp) / "model" / "model.keras"
+        named.parent.mkdir()
+        named.symlink_to(model_path)
+        args = {
+            "model_path": str(named),
+            "plan_steps": ticket.plan_steps,
+            "loader": ticket.loader,
+            "loader_options": ticket.loader_options,
+            "fine_tune_epochs": ticket.fine_tune_epochs,
+            "out_dir": tmp,
+            "label": f"artifact {ticket.artifact_id} for {ticket.owner}",
+        }
+        try:
+            if in_child:
+                document = run_compression_child(args, keeper.check)
+            else:
+                document = compress_document(args)
+        except (ArtifactBusy, CompressionInterrupted):
+            raise
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, CompressionChildError) else _describe(exc)
+            client.fail_compression(ticket, error)
+            raise ArtifactFailed(f"Compression failed: {error}") from exc
+        try:
+            stored = client.complete_compression(ticket, document)
+        except BaseException:
+            client.release_compression(ticket)  # not stored: another host may compress it
+            raise
+        if not stored:
+            raise ArtifactBusy(f"Artifact {ticket.artifact_id}'s compression lease was lost")
+    log.info("artifact %s compressed (%s)", ticket.artifact_id, ticket.plan)
+
+
+class _LeaseKeeper:
+    """Between polls of the child: stop when told to, renew the lease when due."""
+
+    def __init__(
+        self,
+        client: QueueClient,
+        ticket: CompressionTicket,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.client, self.ticket, self.should_stop = client, ticket, should_stop
+        self.renew_at = time.monotonic() + client.lease_seconds / 3
+
+    def check(self) -> None:
+        if self.should_stop and self.should_stop():
+            self.client.release_compression(self.ticket)
+            raise CompressionInterrupted(
+                f"Compression of artifact {self.ticket.artifact_id} stopped"
+            )
+        if time.monotonic() >= self.renew_at:
+            if not self.client.renew_compression(self.ticket):
+                raise ArtifactBusy(
+                    f"Artifact {self.ticket.artifact_id}'s compression lease was lost"
+                )
+            self.renew_at = time.monotonic() + self.client.lease_seconds / 3
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -37,7 +37,13 @@ from device_runner import compressing
 from device_runner.devices import driver_for
 from device_runner.drivers import DriverError
 from device_runner.file_cache import FileCache
-from device_runner.queue_client import DeviceSpec, JobTicket, QueueClient, TokenRefused
+from device_runner.queue_client import (
+    DeviceSpec,
+    JobTicket,
+    QueueClient,
+    QueueError,
+    TokenRefused,
+)
 from device_runner.queue_client.direct import DirectQueueClient
 from measurements.actions.artifacts import ArtifactBusy, ArtifactFailed, CompressionInterrupted
 from measurements.models import Device, Job
@@ -114,6 +120,9 @@ class Runner:
             except TokenRefused as exc:
                 self._refused(exc)
                 break
+            except QueueError as exc:  # the server stayed away past the client's patience
+                log.warning("%s; trying again in %.0f s", exc, poll)
+                more = False
             if not more:
                 if once:
                     break

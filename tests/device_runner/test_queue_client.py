@@ -223,3 +223,20 @@ def test_it_compresses_then_measures_a_job_through_either_client(connect, tmp_pa
     with artifact.tflite_file.open("rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == artifact.tflite_sha256
     assert Result.objects.get(job=job).runs >= 3
+
+
+def test_it_keeps_a_host_running_while_the_server_stays_away(live_server, tmp_path, caplog):
+    from device_runner.runner import Runner
+    from tests.device_runner.lab_network import free_port
+
+    make_device(name="phone")
+    _, key = issue_runner_token("pi", "measure", ["phone"])
+    client = HttpQueueClient(live_server.url, key, FileCache(tmp_path), "measure", "pi:1")
+    client.base = f"http://127.0.0.1:{free_port()}/api/runner/"  # the server went away
+    client.patience = 0.5
+    runner = Runner(devices=client.devices(None), client=client, measure=True, compress=False)
+
+    assert runner.run(once=True) == 0
+
+    assert not runner.stopping and runner.refusal == ""
+    assert "did not answer" in caplog.text and "trying again" in caplog.text

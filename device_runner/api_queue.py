@@ -21,7 +21,6 @@ from django.utils import timezone
 from device_runner import progress
 from measurements import files
 from measurements.actions.results import store_result
-from measurements.files import field_sha256
 from measurements.models import Artifact, Device, DNNModel, Job, RunnerToken
 
 MAX_OWNER_LENGTH = 120
@@ -193,7 +192,7 @@ def model_sha256(artifact: Artifact) -> str:
     """The base model file's hash, computed (through the storage API) if never recorded."""
     model = artifact.model
     if not model.sha256:
-        model.sha256 = field_sha256(model.file)
+        model.sha256 = files.field_sha256(model.file)
         model.save(update_fields=["sha256"])
     return model.sha256
 

@@ -91,7 +91,9 @@ class ChannelGraph:
             op = node.operation
             rule = rules.classify(op, node)
             if counts[op.name] > 1 and rule.kind != rules.INPUT:
-                rule = rules.Rule(rules.PIN, rules.describe(op, f"is called {counts[op.name]} times"))
+                rule = rules.Rule(
+                    rules.PIN, rules.describe(op, f"is called {counts[op.name]} times")
+                )
             if rule.kind == rules.UNKNOWN:
                 if strict:
                     raise NotApplicableError(f"The channel graph cannot follow {rule.reason}.")

@@ -46,7 +46,8 @@ class Rule:
 _CONVS = (L.Conv1D, L.Conv2D, L.Conv3D)
 _PASS_LAYERS = (
     L.ReLU, L.LeakyReLU, L.ELU, L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D,
-    L.SpatialDropout3D, L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.ActivityRegularization,
+    L.SpatialDropout3D, L.GaussianNoise, L.GaussianDropout, L.AlphaDropout,
+    L.ActivityRegularization,
     L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D,
     L.UpSampling1D, L.UpSampling2D, L.UpSampling3D, L.MaxPooling1D, L.MaxPooling2D,
     L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
@@ -123,9 +124,9 @@ def _pass(op: L.Layer) -> Rule | None:
         if activation_name(op.get_config().get("activation")) in _CROSS_CHANNEL:
             return Rule(PIN, describe(op, "mixes channels (softmax)"))
         return Rule(PASS)
-    if isinstance(op, L.Dropout) and op.noise_shape is not None:
-        if op.noise_shape[-1] not in (None, 1):
-            return Rule(PIN, describe(op, "has a noise_shape naming the channel count"))
+    noise = getattr(op, "noise_shape", None) if isinstance(op, L.Dropout) else None
+    if noise is not None and noise[-1] not in (None, 1):
+        return Rule(PIN, describe(op, "has a noise_shape naming the channel count"))
     if isinstance(op, _PASS_LAYERS):
         return Rule(PASS)
     if isinstance(op, L.Rescaling) and np.ndim(op.scale) == 0 and np.ndim(op.offset) == 0:

@@ -47,8 +47,14 @@ class C2(Technique):
         "input channel, same stride and padding) followed by a 1x1 convolution to "
         "round(alpha * m) channels, cutting kh*kw*Cin*m weights to kh*kw*Cin + Cin*alpha*m. "
         "Both are initialised from the original kernel by a rank-1 SVD per input channel, "
-        "keeping the alpha * m filters with the largest L1 norm; the next Conv2D or Dense "
-        "keeps only the matching input rows. Fine-tuned when data is given."
+        "keeping the alpha * m filters with the largest L1 norm; the batch norm, the next "
+        "convolution, later concatenations or dense rows shrink to match. Where the channels "
+        "feed a residual add or the model output, all m filters stay. "
+        "Acts by default on every spatial (larger than 1x1) Conv2D but the first, such as "
+        "ResNet's 3x3 inside a bottleneck or DenseNet's growth convs; a network whose only "
+        "spatial convolutions are depthwise (MobileNet, EfficientNet) is refused, since "
+        "they are already cheaper. "
+        "A layer it would not shrink is refused. Fine-tuned when data is given."
     )
     reference = (
         "Howard et al. 2017, MobileNets: Efficient Convolutional Neural Networks for Mobile "

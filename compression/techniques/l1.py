@@ -49,7 +49,12 @@ class L1(Technique):
         "`squeeze` channels (default m/8, carrying the original stride) feeding a 1x1 and a "
         "3x3 expand convolution of `expand` filters each (default m/2, so the output keeps m "
         "channels), concatenated. Weights: Cin*s + s*e1 + 9*s*e3. The new layers start from "
-        "a seeded random initialisation and are fine-tuned when data is given."
+        "a seeded random initialisation and are fine-tuned when data is given. "
+        "Acts by default on every spatial (larger than 1x1) Conv2D but the first, such as "
+        "ResNet's 3x3 inside a bottleneck or DenseNet's growth convs; a network whose only "
+        "spatial convolutions are depthwise (MobileNet, EfficientNet) is refused, since "
+        "they are already cheaper. "
+        "The squeeze width is lowered until the module is smaller than the layer."
     )
     reference = (
         "Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters "

@@ -78,7 +78,12 @@ class L2(Technique):
         "convolution with m/2 filters (same stride and padding), then 1x1 convolutions with "
         "m/2 and m filters, ReLU in between. Weights: kh*kw*Cin*m/2 + (m/2)^2 + (m/2)*m. "
         "It starts as a rank-m/4 approximation of the original kernel and is fine-tuned "
-        "when data is given."
+        "when data is given. "
+        "Acts by default on every spatial (larger than 1x1) Conv2D but the first, such as "
+        "ResNet's 3x3 inside a bottleneck or DenseNet's growth convs; a network whose only "
+        "spatial convolutions are depthwise (MobileNet, EfficientNet) is refused, since "
+        "they are already cheaper. "
+        "The hidden width is lowered until the block is smaller than the layer."
     )
     reference = (
         "Lin, Chen and Yan 2014, Network In Network (ICLR); "

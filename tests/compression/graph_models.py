@@ -132,3 +132,16 @@ def dense_block() -> keras.Model:
     x = L.Activation("relu", name="t_relu")(L.BatchNormalization(name="t_bn")(x))
     x = L.AveragePooling2D(2, name="t_pool")(L.Conv2D(5, 1, name="t_conv")(x))
     return randomized(keras.Model(inputs, head(x), name="dense_block"))
+
+
+def silence_classes(model: keras.Model, graph: object, removed: set[int]) -> keras.Model:
+    """``silence`` the channels of ``removed`` classes in every producer and member."""
+    channels: dict[str, list[int]] = {}
+    for group in graph.groups:
+        for name in group.producers:
+            classes = graph.output_classes(name)
+            channels[name] = [i for i, c in enumerate(classes) if c in removed]
+        for name in group.members:
+            classes = graph.input_classes(name)
+            channels[name] = [i for i, c in enumerate(classes) if c in removed]
+    return silence(model, {name: cut for name, cut in channels.items() if cut})

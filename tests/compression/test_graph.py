@@ -185,3 +185,23 @@ def test_it_knows_every_operation_of_keras_applications_networks(build):
     blocked = [g for g in graph.groups if g.blocked]
     assert len(blocked) == 1  # the classifier: its softmax mixes channels
     assert len(graph.prunable()) > 20
+
+
+def test_it_narrows_every_group_of_a_mobilenet_v3_without_changing_its_logits():
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), classes=10)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:  # trained-like statistics, so the signal reaches the logits
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.get_weights()[0].shape
+            stats = [rng.uniform(0.8, 1.5, n), rng.normal(0, 0.2, n), np.zeros(n), np.ones(n)]
+            layer.set_weights([w.astype("float32") for w in stats])
+    graph = ChannelGraph(model)
+    removed = {c for group in graph.prunable() for c in group.classes[1::4]}
+    narrowed = narrow(graph, removed)
+    silenced = models.silence_classes(model, graph, removed)
+    x = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    logits = [keras.Model(m.inputs, m.get_layer("flatten").output) for m in (narrowed, silenced)]
+    expected = logits[1].predict(x, verbose=0)
+    assert np.abs(expected).max() > 1e-3  # the comparison is not between zeros
+    np.testing.assert_allclose(logits[0].predict(x, verbose=0), expected, atol=1e-4, rtol=1e-4)
+    assert narrowed.count_params() < 0.8 * model.count_params()

@@ -89,7 +89,7 @@ class ChannelGraph:
             counts[node.operation.name] = counts.get(node.operation.name, 0) + 1
         for node in nodes:
             op = node.operation
-            rule = rules.classify(op, node)
+            rule = self._checked(rules.classify(op, node), node)
             if counts[op.name] > 1 and rule.kind != rules.INPUT:
                 rule = rules.Rule(
                     rules.PIN, rules.describe(op, f"is called {counts[op.name]} times")
@@ -100,6 +100,20 @@ class ChannelGraph:
                 self.unknown.append(rule.reason)
             self.rules[op.name] = rule
             self._apply(rule, node)
+
+    def _checked(self, rule: rules.Rule, node: object) -> rules.Rule:
+        """``rule``, or UNKNOWN when the call's shapes contradict it."""
+        widths = [len(self._ids[id(t)]) for t in node.input_tensors]
+        out = [t.shape[-1] if len(t.shape) >= 2 else None for t in node.outputs]
+        if rule.kind in (rules.PASS, rules.CHANNELWISE, rules.PIN):
+            fits = len(widths) == 1 == len(out) and out[0] == widths[0]
+        elif rule.kind == rules.MERGE:
+            fits = len(out) == 1 and out[0] is not None and out[0] in widths
+        elif rule.kind in (rules.FLATTEN, rules.RESHAPE):
+            fits = len(widths) == 1 and None not in node.input_tensors[0].shape[1:]
+        else:
+            fits = True
+        return rule if fits else rules.Rule(rules.UNKNOWN, rules.unknown(node.operation))
 
     def _apply(self, rule: rules.Rule, node: object) -> None:
         op, kind = node.operation, rule.kind
@@ -119,7 +133,7 @@ class ChannelGraph:
         elif kind in (rules.PASS, rules.CHANNELWISE, rules.PIN):
             out = [inputs[0]]
             if kind == rules.PIN:
-                self._pin(inputs[0], rule.reason)
+                self._pin(inputs[0], rule.reason)  # _checked: exactly one input
         elif kind == rules.MERGE:
             out = [self._merge(op, inputs, outputs[0])]
         elif kind == rules.CONCAT:

@@ -82,7 +82,7 @@ def classify(op: keras.Operation, node: object) -> Rule:
         return Rule(PIN, describe(op, "mixes channels or holds per-channel constants"))
     if isinstance(op, L.Normalization | L.Rescaling):
         return Rule(PIN, describe(op, "holds per-channel constants"))
-    return Rule(UNKNOWN, _unknown(op))
+    return Rule(UNKNOWN, unknown(op))
 
 
 def _producer(op: L.Layer) -> Rule | None:
@@ -145,7 +145,7 @@ def _classify_op(op: keras.Operation, node: object) -> Rule:
             return Rule(MERGE)
         if tensors == 1 and all(np.ndim(c) == 0 for c in constants):
             return Rule(PASS)  # x + 3.0, x * (1 / 6): a scalar on every channel
-    return Rule(UNKNOWN, _unknown(op))
+    return Rule(UNKNOWN, unknown(op))
 
 
 def reshape_mode(op: L.Reshape) -> str | None:
@@ -177,5 +177,6 @@ def describe(op: keras.Operation, what: str) -> str:
     return f"layer {op.name!r} ({type(op).__name__}) {what}"
 
 
-def _unknown(op: keras.Operation) -> str:
+def unknown(op: keras.Operation) -> str:
+    """The reason given for an operation the graph does not know."""
     return describe(op, "is an operation the channel graph does not know")

@@ -50,9 +50,7 @@ def mlpconv_init(kernel: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarra
     # The rank cannot exceed the kernel matrix's smaller side (a 1x1 conv from
     # 16 channels has rank <= 16 however many filters it has).
     rank = min(hidden // 2, kh * kw * cin, m)
-    u, s, vt = np.linalg.svd(kernel.reshape(-1, m).astype(np.float64), full_matrices=False)
-    root = np.sqrt(s[:rank])
-    a, b = u[:, :rank] * root, root[:, None] * vt[:rank]
+    a, b = low_rank_factors(kernel.reshape(-1, m).astype(np.float64), rank)
     first = np.zeros((kh * kw * cin, hidden))
     first[:, :rank], first[:, rank : 2 * rank] = a, -a
     last = np.zeros((hidden, m))
@@ -63,6 +61,22 @@ def mlpconv_init(kernel: np.ndarray, hidden: int) -> tuple[np.ndarray, np.ndarra
         w.reshape(shape).astype(kernel.dtype)
         for w, shape in zip((first, middle, last), shapes, strict=True)
     )
+
+
+def low_rank_factors(w: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """A (K x r) and B (r x m) with A B the best rank-r approximation of ``w`` (K x m).
+
+    The right singular vectors come from the eigenvectors of the small m x m
+    Gram matrix w^T w rather than an SVD of w: the same truncated SVD,
+    A = U sqrt(S) = w V / sqrt(S) and B = sqrt(S) V^T, several times faster
+    on a 3x3x512x512 kernel.
+    """
+    eigenvalues, vectors = np.linalg.eigh(w.T @ w)
+    order = np.argsort(eigenvalues)[::-1][:rank]
+    root = np.sqrt(np.sqrt(np.clip(eigenvalues[order], 0.0, None)))  # sqrt of singular values
+    v = vectors[:, order]
+    a = np.divide(w @ v, root, out=np.zeros((w.shape[0], len(order))), where=root > 1e-12)
+    return a, root[:, None] * v.T
 
 
 @register

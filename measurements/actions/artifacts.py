@@ -52,7 +52,9 @@ def ensure_artifact_ready(
         if artifact.status == Artifact.Status.FAILED:
             raise ArtifactFailed(f"Compression failed: {artifact.error}")
         now = timezone.now()
-        takeable = Q(status=Artifact.Status.PENDING) | Q(
+        # An imported artifact has figures but no files: compressed like a pending one.
+        waiting = [Artifact.Status.PENDING, Artifact.Status.IMPORTED]
+        takeable = Q(status__in=waiting) | Q(
             status=Artifact.Status.COMPRESSING, updated_at__lt=now - STALE_COMPRESSION
         )
         rows = Artifact.objects.filter(takeable, pk=artifact.pk)

@@ -118,9 +118,18 @@ class QueuedSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField())
 
 
+class DuplicateRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1 = first data row.")
+    result = serializers.IntegerField(allow_null=True, help_text="The stored result it repeats.")
+    same_as_row = serializers.IntegerField(allow_null=True, help_text="An earlier row it repeats.")
+
+
 class ImportedSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     ids = serializers.ListField(child=serializers.IntegerField())
+    duplicates = DuplicateRowSerializer(many=True, help_text="Rows skipped: identical results.")
+    created_models = serializers.ListField(child=serializers.CharField())
+    created_devices = serializers.ListField(child=serializers.CharField())
 
 
 class ImportUploadSerializer(serializers.Serializer):
@@ -131,6 +140,17 @@ class ImportUploadSerializer(serializers.Serializer):
         default="",
         allow_blank=True,
         help_text="Where the rows come from, for rows without a source_label column value.",
+    )
+    on_duplicate = serializers.ChoiceField(
+        choices=["skip", "error", "keep"],
+        default="skip",
+        help_text="A row identical to a stored result or an earlier row: skip it (reported), "
+        "refuse the file, or keep it.",
+    )
+    create_missing = serializers.BooleanField(
+        default=False,
+        help_text="Create unknown devices as external devices and unknown models as reference "
+        "models (no file; the row's dataset column names a registered dataset).",
     )
 
 

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from measurements.imports import (
     MAX_IMPORT_BYTES,
     MAX_PROBLEMS_LISTED,
+    ImportOptions,
     ImportRefused,
     import_results,
 )
@@ -39,6 +40,9 @@ class ResultImportView(APIView):
         request={"multipart/form-data": inputs.ImportUploadSerializer},
         responses={
             201: inputs.ImportedSerializer,
+            200: OpenApiResponse(
+                inputs.ImportedSerializer, description="Every row was a duplicate: none stored."
+            ),
             400: OpenApiResponse(
                 inputs.ImportRefusedSerializer,
                 description="Refused whole: every problem by row number; nothing was written.",
@@ -54,14 +58,18 @@ class ResultImportView(APIView):
             return _refused_file(f"Name the file .csv, .json or .jsonl. Received: {upload.name!r}")
         if upload.size > MAX_IMPORT_BYTES:  # before reading it into memory
             return _refused_file(f"The file is over {MAX_IMPORT_BYTES} bytes; split it.")
+        options = ImportOptions(
+            source_label=form.validated_data["source_label"],
+            on_duplicate=form.validated_data["on_duplicate"],
+            create_missing=form.validated_data["create_missing"],
+        )
         try:
-            results = import_results(
-                upload.read(), file_format, form.validated_data["source_label"]
-            )
+            report = import_results(upload.read(), file_format, options)
         except ImportRefused as refused:
             return _refused([p.as_dict() for p in refused.problems])
-        body = {"created": len(results), "ids": [r.pk for r in results]}
-        return Response(body, status=status.HTTP_201_CREATED)
+        # 200 when every row was a duplicate: nothing new was created.
+        code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
+        return Response(report.as_dict(), status=code)
 
 
 def file_format_of(name: str, media_type: str) -> str | None:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from measurements.figures import has_nul
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 from measurements.op_breakdown import ms_by_type
+from measurements.provenance import figure_sources
 
 
 def plan_codes(steps: list[dict[str, Any]]) -> list[str]:
@@ -218,7 +219,7 @@ class LatencySerializer(serializers.Serializer):
     )
     runs = serializers.IntegerField(allow_null=True)
     stop_reason = serializers.CharField()
-    stable = serializers.BooleanField()
+    stable = serializers.BooleanField(allow_null=True, help_text="null: not stated (imported).")
     init_ms = serializers.FloatField(allow_null=True)
     first_inference_ms = serializers.FloatField(allow_null=True)
 
@@ -284,6 +285,10 @@ class ResultSerializer(serializers.ModelSerializer):
     quality = QualitySerializer(source="*", read_only=True)
     op_breakdown = OpBreakdownSerializer(source="*", read_only=True)
     static = StaticSerializer(source="artifact", read_only=True)
+    figure_sources = serializers.SerializerMethodField(
+        help_text="measured / estimated / predicted / imported (source label), per figure group "
+        "and per static figure."
+    )
 
     class Meta:
         model = Result
@@ -308,10 +313,15 @@ class ResultSerializer(serializers.ModelSerializer):
             "quality",
             "op_breakdown",
             "static",
+            "figure_sources",
             "provenance",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField())
+    def get_figure_sources(self, result: Result) -> dict[str, Any]:
+        return figure_sources(result)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_techniques(self, result: Result) -> list[str]:

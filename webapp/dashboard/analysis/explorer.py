@@ -108,6 +108,7 @@ class Explorer:
     points: list[Point] = field(default_factory=list)
     fronts: dict[str, list[Point]] = field(default_factory=dict)
     unplotted: int = 0
+    superseded: int = 0  # older results of a plan that has a newer one with both figures
 
     @property
     def front_points(self) -> list[Point]:
@@ -148,7 +149,9 @@ def explore(query: QueryDict) -> Explorer:
     by_device: dict[str, list[Point]] = {}
     missed = page.budgets.checker()
     x_field, y_field = page.x.field, page.y.field
-    for row in found:
+    kept = newest_with(found, x_field, y_field)
+    page.superseded = len(found) - len(kept)
+    for row in kept:
         x, y = row[x_field], row[y_field]
         if x is None or y is None or x != x or y != y:  # missing or NaN: nothing to plot
             page.unplotted += 1
@@ -165,6 +168,29 @@ def explore(query: QueryDict) -> Explorer:
     for device, group in by_device.items():
         page.fronts[device] = front(group, page.x, page.y)
     return page
+
+
+def newest_with(rows: list[Row], x_field: str, y_field: str) -> list[Row]:
+    """One row per plan of a model on a device at a thread count: the newest with both figures.
+
+    A plan measured (or imported) twice is one point, never two on a front;
+    rows without both figures are kept only where no row of theirs has both.
+    """
+    chosen: dict[tuple[int, int, int], Row] = {}
+    lacking: list[Row] = []
+    for row in rows:
+        x, y = row[x_field], row[y_field]
+        if x is None or y is None or x != x or y != y:
+            lacking.append(row)
+            continue
+        key = (row["artifact_id"], row["device_id"], row["num_threads"])
+        if key not in chosen or chosen[key]["pk"] < row["pk"]:  # the newest stored wins
+            chosen[key] = row
+    keys = {(r["artifact_id"], r["device_id"], r["num_threads"]) for r in chosen.values()}
+    unplotted = [
+        r for r in lacking if (r["artifact_id"], r["device_id"], r["num_threads"]) not in keys
+    ]
+    return [*chosen.values(), *unplotted]
 
 
 def front(points: list[Point], x: Metric, y: Metric) -> list[Point]:
@@ -193,6 +219,7 @@ class FrontRow:
     y: str
     energy: str
     best: bool
+    source: str  # measured, or imported (label)
 
 
 def front_rows(page: Explorer) -> list[FrontRow]:
@@ -204,5 +231,5 @@ def front_rows(page: Explorer) -> list[FrontRow]:
         if units.finite(p.row["energy_mj"]):
             energy = f"{units.number(p.row['energy_mj'])} mJ, {energy}"
         x, y = show(page.x, p.row[page.x.field]), show(page.y, p.row[page.y.field])
-        rows.append(FrontRow(p, x, y, energy, p.pk in best))
+        rows.append(FrontRow(p, x, y, energy, p.pk in best, queries.figures_source(p.row)))
     return rows

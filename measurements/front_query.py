@@ -1,0 +1,75 @@
+"""The non-dominated results of a queryset over two metrics, computed by the database.
+
+Over 100,000 results, fetching every pair into Python and sorting there costs
+more than the whole answer may (the API's goal is 150 ms); the database sorts
+them in one pass instead and returns only the front's ids. The rule is
+``measurements.pareto.pareto_front``'s, over one point per plan: for each
+(artifact, device, threads) only the newest stored result with both figures
+counts, so a plan imported or measured twice is never listed twice. Exact
+duplicates of a front point (different plans, same figures) are all kept.
+
+Portable SQL (window functions, CTEs): PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.db.models import QuerySet
+
+from measurements.pareto import Metric
+
+# With points sorted by (x, y), a point is on the front when its y beats every earlier one.
+_FRONT_SQL = """
+WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
+newest AS (
+    SELECT pk, device, x * {sx} AS cx, y * {sy} AS cy,
+           ROW_NUMBER() OVER (PARTITION BY artifact, device, threads ORDER BY pk DESC) AS n
+    FROM found
+),
+points AS (SELECT {by}cx, cy FROM newest WHERE n = 1 GROUP BY {by}cx, cy),
+ranked AS (
+    SELECT {by}cx, cy, MIN(cy) OVER (
+        {partition} ORDER BY cx, cy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS best
+    FROM points
+)
+SELECT newest.pk, newest.device, (SELECT COUNT(*) FROM newest WHERE n = 1)
+FROM newest JOIN ranked ON ranked.cx = newest.cx AND ranked.cy = newest.cy{same_device}
+WHERE newest.n = 1 AND (ranked.best IS NULL OR ranked.cy < ranked.best)
+"""
+
+
+def _inner(results: QuerySet, x: Metric, y: Metric) -> tuple[str, tuple]:
+    both = results.filter(**{f"{x.field}__isnull": False, f"{y.field}__isnull": False})
+    columns = ("pk", "artifact_id", "device_id", "num_threads", x.field, y.field)
+    query = both.order_by().values_list(*columns).query
+    return query.sql_with_params()
+
+
+def front_ids(
+    results: QuerySet, x: Metric, y: Metric, per_device: bool = False
+) -> tuple[list[tuple[int, int]], int]:
+    """(result id, device id) of every front point, in no particular order, and the candidates.
+
+    Args:
+        results: the candidates (any filters).
+        x: the first metric; y: the second.
+        per_device: one front per device (the dashboard's) instead of one over all.
+
+    Returns:
+        The front's (result id, device id) pairs, and how many plans (per device and
+        thread count) had a result with both figures.
+    """
+    inner, params = _inner(results, x, y)
+    sql = _FRONT_SQL.format(
+        inner=inner,
+        sx=-1.0 if x.goal == "max" else 1.0,
+        sy=-1.0 if y.goal == "max" else 1.0,
+        by="device, " if per_device else "",
+        partition="PARTITION BY device" if per_device else "",
+        same_device=" AND ranked.device = newest.device" if per_device else "",
+    )
+    with connections[results.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(int(pk), int(device)) for pk, device, _ in rows], int(rows[0][2]) if rows else 0

@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from measurements.models import Result
 from measurements.front_query import front_ids
+from measurements.models import Result
 from measurements.pareto import METRICS, Metric, get_metric
 from webapp.api import filters
 from webapp.api import serializers as s

@@ -66,7 +66,7 @@ def key(row: Row) -> Key:
 
 
 def figures_source(row: Row, group: str = "latency") -> str:
-    """How a result's figures of ``group`` were obtained: measured, estimated or imported (label)."""
+    """How a result's figures of ``group`` were obtained: measured, estimated, imported."""
     return result_figure_source(
         row.get("source") or "measured",
         row.get("source_label") or "",

@@ -51,7 +51,7 @@ MAX_JSON_DEPTH = 4
 REQUIRED_COLUMNS = ("device", "model", "plan")
 OPTIONAL_COLUMNS = ("threads", "source_label", "export_mode", "dataset", "architecture")
 # Columns an export writes that identify rather than measure: accepted, not stored.
-IGNORED_COLUMNS = frozenset({"id", "job", "techniques", "source", "created_at"})
+IGNORED_COLUMNS = frozenset({"id", "job", "techniques", "source", "static_source", "created_at"})
 DUPLICATE_CHOICES = ("skip", "error", "keep")
 # What the CSV export prefixes to a text cell a spreadsheet would run as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -149,3 +149,30 @@ def test_it_answers_a_bad_export_parameter_with_a_json_400(anonymous, world, que
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert parameter in response.json()
+
+
+def test_it_escapes_formula_like_text_in_every_csv_and_imports_it_back(signed_in, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from measurements.models import Device
+    from tests.webapp.dashboard.helpers_analysis import logged_in
+
+    Device.objects.filter(pk=world.laptop.pk).update(name="=HYPERLINK(1)")
+    Result.objects.filter(pk=world.results["base"].pk).update(source_label="@SUM(A1)")
+    body = body_of(signed_in.get("/api/results/export?format=csv&ordering=id"))
+    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    assert set(frame["device"]) == {"'=HYPERLINK(1)", "jetson-tx2"}
+    assert "'@SUM(A1)" in set(frame["source_label"])
+    assert not any(cell.startswith(("=", "+", "@")) for cell in frame.to_numpy().ravel())
+    compare = logged_in().get(f"/compare.csv?dataset={world.digits.pk}")  # the dashboard's CSV
+    assert compare.status_code == 200 and b"'=HYPERLINK(1)" in compare.content
+    assert b"\n=" not in compare.content and b",=" not in compare.content
+    upload = {
+        "file": SimpleUploadedFile("back.csv", body),
+        "on_duplicate": "keep",
+        "source_label": "lab",
+    }
+    answer = signed_in.post("/api/results/import", upload, format="multipart")
+    assert answer.status_code == 201, answer.content
+    copy = Result.objects.filter(source="imported", source_label="@SUM(A1)").get()
+    assert copy.device.name == "=HYPERLINK(1)"  # the quote came off on the way in

@@ -138,8 +138,6 @@ def test_it_refuses_unreadable_big_and_unknown_files(signed_in, world, monkeypat
 
 
 def test_it_imports_back_what_it_exported(signed_in, world):
-    # The world's int8 artifact as compression writes it: the export mode is the plan's.
-    Artifact.objects.filter(plan=world.pruned_int8).update(export_mode="int8")
     exported = b"".join(signed_in.get("/api/results/export?format=csv").streaming_content)
     response = upload(
         signed_in, "export.csv", exported.decode(), label="round trip", on_duplicate="keep"

@@ -53,7 +53,7 @@ from measurements.provenance import (
     describe,
     imported_static,
 )
-from webapp.api import filters
+from webapp.api import export_copy, filters
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.serializers import plan_codes
 
@@ -330,8 +330,10 @@ class ResultExportView(APIView):
         rows = filters.apply_filters(Result.objects.order_by("pk"), query, filters.RESULT_PARAMS)
         rows = filters.apply_ordering(rows, query, filters.RESULT_ORDERING)
         media_type, extension, write = FORMATS[file_format]
-        response = StreamingHttpResponse(
-            stream(write(iter_chunks(rows)), request._request), content_type=media_type
-        )
+        if file_format == "csv" and export_copy.supported(rows):
+            parts = export_copy.copy_parts(rows, COLUMNS)  # PostgreSQL formats the rows
+        else:
+            parts = write(iter_chunks(rows))
+        response = StreamingHttpResponse(stream(parts, request._request), content_type=media_type)
         response["Content-Disposition"] = f'attachment; filename="results.{extension}"'
         return response

@@ -31,11 +31,18 @@ class DatasetCreateSerializer(serializers.Serializer):
 class DNNModelUploadSerializer(serializers.Serializer):
     """A trained .keras file; it is loaded in Keras safe mode before it is stored."""
 
-    file = serializers.FileField(help_text="The trained .keras file.")
+    file = serializers.FileField(
+        required=False,
+        help_text="The trained .keras file; leave it out to register a reference model "
+        "(a paper's or another lab's: no file, its results imported, never compressed).",
+    )
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     name = serializers.CharField(max_length=100)
     architecture = serializers.CharField(max_length=100)
     is_baseline = serializers.BooleanField(default=True)
+    param_count = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, help_text="Reference models only."
+    )
 
     def validate_name(self, name: str) -> str:
         if DNNModel.objects.filter(name=name).exists():
@@ -75,6 +82,22 @@ class JobQueueSerializer(serializers.Serializer):
     protocol = serializers.DictField(
         required=False, default=dict, help_text="Measurement protocol overrides."
     )
+
+    def validate_models(self, models: list[DNNModel]) -> list[DNNModel]:
+        references = [m.name for m in models if m.is_reference]
+        if references:
+            raise serializers.ValidationError(
+                f"Reference models have no file to compress. Received: {references}"
+            )
+        return models
+
+    def validate_devices(self, devices: list[Device]) -> list[Device]:
+        external = [d.name for d in devices if d.is_external]
+        if external:
+            raise serializers.ValidationError(
+                f"External devices never run jobs. Received: {external}"
+            )
+        return devices
 
     def validate_plans(self, texts: list[str]) -> list[str]:
         from compression.plan import Plan as CompressionPlan

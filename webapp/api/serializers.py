@@ -50,6 +50,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 class DNNModelSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
+    is_reference = serializers.BooleanField(read_only=True, help_text="Registered without a file.")
     created_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -66,6 +67,7 @@ class DNNModelSerializer(serializers.ModelSerializer):
             "sha256",
             "param_count",
             "is_baseline",
+            "is_reference",
             "created_by",
             "created_at",
         ]

@@ -75,7 +75,7 @@ def test_it_creates_a_reference_model_and_an_external_device(paper):
 def test_it_fills_the_size_front_labelled_imported(paper):
     text = page("/pareto/?x=size&y=accuracy")
     assert f"imported ({LABEL})" in text
-    assert "W3(s=0.8)@fc1 + Q-int8" in text and "13.8 MiB" in text  # 14,500,000 B
+    assert "W3(s=0.8)@fc1 + Q-int8" in text and "14.5 MB" in text  # 14,500,000 B
     energy = page("/pareto/?x=energy&y=accuracy")
     assert "3 imported" in energy  # the energy axis counts imported figures as such
     assert "estimated (" not in energy and "measured (" not in energy
@@ -132,3 +132,17 @@ def test_it_recommends_from_imported_figures_and_says_so(paper):
     call_command("recommend", "--model", "vgg-paper", "--device", "pixel-9", stdout=out)
     text = out.getvalue()
     assert f"imported ({LABEL})" in text and "Nothing fits" not in text
+
+
+def test_it_refuses_an_accuracy_budget_that_reads_as_a_fraction(paper):
+    response = logged_in().get("/pareto/?min_accuracy=0.9")
+    assert response.status_code == 400 and "Give 90 for 90 %" in response.content.decode()
+    assert 'value="90"' in page("/pareto/?min_accuracy=90") or "90" in page(
+        "/pareto/?min_accuracy=90"
+    )
+    answer = paper.post(
+        "/api/recommend",
+        {"model": "vgg-paper", "device": "pixel-9", "min_accuracy_pct": 0.9},
+        format="json",
+    )
+    assert answer.status_code == 400 and "reads as a fraction" in str(answer.json())

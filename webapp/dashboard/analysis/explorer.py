@@ -28,17 +28,28 @@ class Budgets:
 
     latency_ms: float | None = None
     energy_mj: float | None = None
-    size_kib: float | None = None
+    size_mb: float | None = None
     accuracy_pct: float | None = None
 
     @classmethod
     def from_query(cls, query: QueryDict) -> Budgets:
-        """Read max_latency (ms), max_energy (mJ), max_size (KiB), min_accuracy (%)."""
+        """Read max_latency (ms), max_energy (mJ), max_size (MB), min_accuracy (%).
+
+        Raises:
+            BadQuery: a bad number, or an accuracy in 0..1 that reads as a fraction.
+        """
+        accuracy = params.amount(query, "min_accuracy", "percent", maximum=100)
+        if accuracy is not None and 0 < accuracy <= 1:
+            raise params.BadQuery(
+                f"min_accuracy is a percentage (0-100); {accuracy:g} reads as a fraction. "
+                f"Give {accuracy * 100:g} for {accuracy * 100:g} %. "
+                f"Received: min_accuracy={accuracy:g}"
+            )
         return cls(
             latency_ms=params.amount(query, "max_latency", "milliseconds"),
             energy_mj=params.amount(query, "max_energy", "millijoules"),
-            size_kib=params.amount(query, "max_size", "KiB"),
-            accuracy_pct=params.amount(query, "min_accuracy", "percent", maximum=100),
+            size_mb=params.amount(query, "max_size", "MB"),
+            accuracy_pct=accuracy,
         )
 
     def limits(self) -> list[tuple[str, str, float, str]]:
@@ -48,9 +59,9 @@ class Budgets:
             out.append(("latency", "max", self.latency_ms, f"latency ≤ {self.latency_ms:g} ms"))
         if self.energy_mj is not None:
             out.append(("energy", "max", self.energy_mj, f"energy ≤ {self.energy_mj:g} mJ"))
-        if self.size_kib is not None:
-            label = f"file size ≤ {self.size_kib:g} KiB"
-            out.append(("size", "max", self.size_kib * units.KIB, label))
+        if self.size_mb is not None:
+            label = f"file size ≤ {self.size_mb:g} MB"
+            out.append(("size", "max", self.size_mb * units.MB, label))
         if self.accuracy_pct is not None:
             label = f"accuracy ≥ {self.accuracy_pct:g} %"
             out.append(("accuracy", "min", self.accuracy_pct / 100, label))

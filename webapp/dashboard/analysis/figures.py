@@ -82,7 +82,7 @@ def layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
 
 
 def metric_scale(metric: Metric, values: list[Any]) -> Scale:
-    """The display unit of a metric, from its values (KiB/MiB, M MACs, %)."""
+    """The display unit of a metric, from its values (kB/MB, M MACs, %)."""
     if metric.unit == "bytes":
         return units.byte_scale(values)
     if metric.unit == "MACs":

@@ -28,6 +28,26 @@ FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson":
 FORMAT_BY_MEDIA_TYPE = {"text/csv": "csv", "application/json": "json"}
 
 
+IMPORT_DESCRIPTION = """Import a CSV, JSON array or JSON Lines file of results; a file with
+any bad row is refused whole (400, every problem by row and column).
+
+Columns: model, device, plan (required); threads, source_label, dataset, architecture,
+export_mode; the figures latency_*_ms, init_ms, first_inference_ms (milliseconds),
+energy_mj (millijoules per inference), avg_power_w (watts), peak_memory_bytes (bytes),
+accuracy, precision, recall, f1 (fractions 0..1), runs, stop_reason, stable,
+energy_measured, energy_method, accuracy_method, op_breakdown (JSON op type -> ms),
+op_breakdown_method; and the artifact's static figures file_size, gzip_size (bytes),
+params, nonzero_params, macs (counts), sp_bits, sf_bits (bits), kept on the artifact and
+labelled imported (a value conflicting with the stored one is a row error). An export's
+id, job, techniques, source, static_source and created_at columns are ignored.
+
+on_duplicate: skip (default; identical rows are listed under duplicates, not stored),
+error (refuse the file) or keep. create_missing: unknown devices become external
+devices, unknown models reference models (no file; needs the dataset column).
+Every imported figure is labelled "imported (source label)"; see README "Import results".
+"""
+
+
 class ResultImportView(APIView):
     """Import a CSV or JSON file of results; a file with any bad row is refused whole."""
 
@@ -37,6 +57,8 @@ class ResultImportView(APIView):
 
     @extend_schema(
         operation_id="results_import",
+        summary="Import results measured elsewhere (a paper's table, another lab's CSV).",
+        description=IMPORT_DESCRIPTION,
         request={"multipart/form-data": inputs.ImportUploadSerializer},
         responses={
             201: inputs.ImportedSerializer,

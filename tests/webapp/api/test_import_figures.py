@@ -183,3 +183,12 @@ def test_it_compresses_an_imported_artifact_when_a_job_needs_it(signed_in, world
     artifact.refresh_from_db()
     assert artifact.status == Artifact.Status.FAILED and artifact.error
     assert Plan.objects.filter(canonical="W3(s=0.5)@fc1 + Q-int8").exists()
+
+
+def test_it_documents_the_import_columns_units_and_options(anonymous):
+    schema = anonymous.get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/results/import"]["post"]
+    for words in ("file_size, gzip_size (bytes)", "fractions 0..1", "on_duplicate", "external"):
+        assert words in operation["description"]
+    docs = anonymous.get("/api/docs/").content.decode()
+    assert "Import results measured elsewhere" in docs

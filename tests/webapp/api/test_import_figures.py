@@ -190,5 +190,4 @@ def test_it_documents_the_import_columns_units_and_options(anonymous):
     operation = schema["paths"]["/api/results/import"]["post"]
     for words in ("file_size, gzip_size (bytes)", "fractions 0..1", "on_duplicate", "external"):
         assert words in operation["description"]
-    docs = anonymous.get("/api/docs/").content.decode()
-    assert "Import results measured elsewhere" in docs
+    assert operation["summary"].startswith("Import results measured elsewhere")

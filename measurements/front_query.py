@@ -13,6 +13,7 @@ Portable SQL (window functions, CTEs): PostgreSQL and SQLite alike.
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -40,6 +41,7 @@ WHERE newest.n = 1 AND (ranked.best IS NULL OR ranked.cy < ranked.best)
 
 
 def _inner(results: QuerySet, x: Metric, y: Metric) -> tuple[str, tuple]:
+    """The candidates' SQL; raises EmptyResultSet for a queryset that can match nothing."""
     both = results.filter(**{f"{x.field}__isnull": False, f"{y.field}__isnull": False})
     columns = ("pk", "artifact_id", "device_id", "num_threads", x.field, y.field)
     query = both.order_by().values_list(*columns).query
@@ -60,7 +62,10 @@ def front_ids(
         The front's (result id, device id) pairs, and how many plans (per device and
         thread count) had a result with both figures.
     """
-    inner, params = _inner(results, x, y)
+    try:
+        inner, params = _inner(results, x, y)
+    except EmptyResultSet:  # e.g. .none(): no dataset chosen
+        return [], 0
     sql = _FRONT_SQL.format(
         inner=inner,
         sx=-1.0 if x.goal == "max" else 1.0,
@@ -73,3 +78,49 @@ def front_ids(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [(int(pk), int(device)) for pk, device, _ in rows], int(rows[0][2]) if rows else 0
+
+
+# One result per grid cell per device, the newest: a faithful picture of where results lie.
+_SAMPLE_SQL = """
+WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
+newest AS (
+    SELECT pk, device, CAST(x AS DOUBLE PRECISION) AS x, CAST(y AS DOUBLE PRECISION) AS y,
+           ROW_NUMBER() OVER (PARTITION BY artifact, device, threads ORDER BY pk DESC) AS n
+    FROM found
+),
+kept AS (SELECT pk, device, x, y FROM newest WHERE n = 1),
+bounds AS (SELECT MIN(x) AS x0, MAX(x) - MIN(x) AS dx, MIN(y) AS y0, MAX(y) - MIN(y) AS dy
+           FROM kept),
+cells AS (
+    SELECT pk, ROW_NUMBER() OVER (
+        PARTITION BY device, CAST((x - x0) * {grid} / NULLIF(dx, 0) AS INTEGER),
+                     CAST((y - y0) * {grid} / NULLIF(dy, 0) AS INTEGER)
+        ORDER BY pk DESC
+    ) AS k
+    FROM kept CROSS JOIN bounds
+)
+SELECT pk FROM cells WHERE k = 1
+"""
+_NEWEST_SQL = (
+    _SAMPLE_SQL[: _SAMPLE_SQL.index("bounds AS")].rstrip().rstrip(",")
+    + """
+SELECT pk FROM kept
+"""
+)
+
+
+def sample_ids(results: QuerySet, x: Metric, y: Metric, grid: int | None) -> list[int]:
+    """Result ids, one per cell of a ``grid`` x ``grid`` split of the plot, per device.
+
+    Of each plan's results only the newest with both figures counts (as on the
+    front); of each cell the newest. At most ``grid``² ids per device; every
+    plan's newest when ``grid`` is None.
+    """
+    try:
+        inner, params = _inner(results, x, y)
+    except EmptyResultSet:
+        return []
+    sql = _NEWEST_SQL if grid is None else _SAMPLE_SQL
+    with connections[results.db].cursor() as cursor:
+        cursor.execute(sql.format(inner=inner, grid=float(grid or 0)), params)
+        return [int(pk) for (pk,) in cursor.fetchall()]

@@ -8,6 +8,7 @@ accuracy-only row imported later hides no latency.
 from __future__ import annotations
 
 import io
+import re
 from io import StringIO
 
 import pandas as pd
@@ -146,3 +147,18 @@ def test_it_refuses_an_accuracy_budget_that_reads_as_a_fraction(paper):
         format="json",
     )
     assert answer.status_code == 400 and "reads as a fraction" in str(answer.json())
+
+
+def test_it_draws_a_sample_above_the_point_limit_and_keeps_the_front_exact(paper, monkeypatch):
+    from webapp.dashboard.analysis import explorer
+
+    def front_ids(text: str) -> list[str]:
+        table = text[text.index('id="pareto-front"') :]
+        return re.findall(r'<tr data-result-id="(\d+)"', table)
+
+    whole = page("/pareto/?x=size&y=accuracy")
+    assert "The plot draws" not in whole
+    monkeypatch.setattr(explorer, "MAX_POINTS", 1)
+    sampled = page("/pareto/?x=size&y=accuracy")
+    assert "The plot draws" in sampled and "of the 3 plans with both figures" in sampled
+    assert front_ids(sampled) == front_ids(whole) and front_ids(whole)

@@ -8,11 +8,15 @@ interchangeable, and the question is what to ship to one device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q
 from django.http import QueryDict
 
+from measurements.front_query import front_ids, sample_ids
+from measurements.models import Result
 from measurements.pareto import METRICS, Metric, pareto_front
 from webapp.dashboard.analysis import params, queries, scope, units
 from webapp.dashboard.analysis.queries import PlanInfo, Row
@@ -20,6 +24,9 @@ from webapp.dashboard.analysis.queries import PlanInfo, Row
 X_METRICS = ("latency", "energy", "size", "gzip_size", "macs", "memory")
 Y_METRICS = ("accuracy", "f1")
 SIZE_METRICS = (*X_METRICS, *Y_METRICS)
+# Above this many plans with both figures the plot draws a grid sample (fronts stay exact):
+# a browser draws a few thousand points smoothly, and the page stays small.
+MAX_POINTS = 2000
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class Explorer:
     points: list[Point] = field(default_factory=list)
     fronts: dict[str, list[Point]] = field(default_factory=dict)
     unplotted: int = 0
+    sampled_from: int = 0  # when the plot draws a sample: how many points it stands for
     superseded: int = 0  # older results of a plan that has a newer one with both figures
 
     @property
@@ -144,6 +152,10 @@ class Explorer:
 def explore(query: QueryDict) -> Explorer:
     """Read the page's filters, its results, and each device's front.
 
+    The fronts and counts cover every result in scope (computed by the
+    database, one point per plan); above MAX_POINTS the plot draws a sample,
+    the newest result of each cell of a grid over the plot, per device.
+
     Raises:
         BadQuery: an unknown metric, a malformed id, or a bad budget.
     """
@@ -154,19 +166,29 @@ def explore(query: QueryDict) -> Explorer:
         size=params.optional_metric(query, "size", SIZE_METRICS),
         budgets=Budgets.from_query(query),
     )
-    found = queries.rows(page.scope.results())
+    results = page.scope.results()
+    both = Q(**{f"{page.x.field}__isnull": False, f"{page.y.field}__isnull": False})
+    counts = results.aggregate(total=Count("pk"), both=Count("pk", filter=both))
+    fronts, candidates = front_ids(results, page.x, page.y, per_device=True)
+    page.unplotted = counts["total"] - counts["both"]
+    page.superseded = counts["both"] - candidates
+    grid = None
+    if candidates > MAX_POINTS:
+        devices = len({device for _, device in fronts}) or 1
+        grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
+        page.sampled_from = candidates
+    shown = {*sample_ids(results, page.x, page.y, grid), *(pk for pk, _ in fronts)}
+    found = list(Result.objects.filter(pk__in=shown).values(*queries.ROW_FIELDS))
+    _place(page, found, {pk for pk, _ in fronts})
+    return page
+
+
+def _place(page: Explorer, found: list[Row], front_pks: set[int]) -> None:
+    """Make the points of ``found`` and each device's front (by increasing x, then id)."""
     info = queries.plans({r["artifact__plan_id"] for r in found})
     models, devices = page.scope.model_names, page.scope.device_names
-    by_device: dict[str, list[Point]] = {}
     missed = page.budgets.checker()
-    x_field, y_field = page.x.field, page.y.field
-    kept = newest_with(found, x_field, y_field)
-    page.superseded = len(found) - len(kept)
-    for row in kept:
-        x, y = row[x_field], row[y_field]
-        if x is None or y is None or x != x or y != y:  # missing or NaN: nothing to plot
-            page.unplotted += 1
-            continue
+    for row in sorted(found, key=lambda r: r["pk"]):
         point = Point(
             row,
             info[row["artifact__plan_id"]],
@@ -175,10 +197,10 @@ def explore(query: QueryDict) -> Explorer:
             missed(row),
         )
         page.points.append(point)
-        by_device.setdefault(point.device, []).append(point)
-    for device, group in by_device.items():
-        page.fronts[device] = front(group, page.x, page.y)
-    return page
+        if point.pk in front_pks:
+            page.fronts.setdefault(point.device, []).append(point)
+    for front in page.fronts.values():
+        front.sort(key=lambda p: (p.row[page.x.field], p.pk))
 
 
 def newest_with(rows: list[Row], x_field: str, y_field: str) -> list[Row]:

@@ -162,3 +162,10 @@ def test_it_draws_a_sample_above_the_point_limit_and_keeps_the_front_exact(paper
     sampled = page("/pareto/?x=size&y=accuracy")
     assert "The plot draws" in sampled and "of the 3 plans with both figures" in sampled
     assert front_ids(sampled) == front_ids(whole) and front_ids(whole)
+
+
+def test_it_spans_every_thread_count_when_asked(paper):
+    one = page("/pareto/?x=latency&y=accuracy")
+    every = page("/pareto/?x=latency&y=accuracy&threads=all")
+    assert "3 results shown" in one and "5 results shown" in every
+    assert '<option value="all" selected>' in every

@@ -19,7 +19,8 @@ from django.db.models import QuerySet
 
 from measurements.pareto import Metric
 
-# With points sorted by (x, y), a point is on the front when its y beats every earlier one.
+# With points sorted by (x, y), a point is on the front when its y beats the y of every
+# point before it (EXCLUDE GROUP: an identical point is not "before" it, so both stay).
 _FRONT_SQL = """
 WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
 newest AS (
@@ -27,16 +28,14 @@ newest AS (
            ROW_NUMBER() OVER (PARTITION BY artifact, device, threads ORDER BY pk DESC) AS n
     FROM found
 ),
-points AS (SELECT {by}cx, cy FROM newest WHERE n = 1 GROUP BY {by}cx, cy),
 ranked AS (
-    SELECT {by}cx, cy, MIN(cy) OVER (
-        {partition} ORDER BY cx, cy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    SELECT pk, device, cy, COUNT(*) OVER () AS candidates, MIN(cy) OVER (
+        {partition} ORDER BY cx, cy
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
     ) AS best
-    FROM points
+    FROM newest WHERE n = 1
 )
-SELECT newest.pk, newest.device, (SELECT COUNT(*) FROM newest WHERE n = 1)
-FROM newest JOIN ranked ON ranked.cx = newest.cx AND ranked.cy = newest.cy{same_device}
-WHERE newest.n = 1 AND (ranked.best IS NULL OR ranked.cy < ranked.best)
+SELECT pk, device, candidates FROM ranked WHERE best IS NULL OR cy < best
 """
 
 
@@ -70,9 +69,7 @@ def front_ids(
         inner=inner,
         sx=-1.0 if x.goal == "max" else 1.0,
         sy=-1.0 if y.goal == "max" else 1.0,
-        by="device, " if per_device else "",
         partition="PARTITION BY device" if per_device else "",
-        same_device=" AND ranked.device = newest.device" if per_device else "",
     )
     with connections[results.db].cursor() as cursor:
         cursor.execute(sql, params)
@@ -93,8 +90,8 @@ bounds AS (SELECT MIN(x) AS x0, MAX(x) - MIN(x) AS dx, MIN(y) AS y0, MAX(y) - MI
            FROM kept),
 cells AS (
     SELECT pk, ROW_NUMBER() OVER (
-        PARTITION BY device, CAST((x - x0) * {grid} / NULLIF(dx, 0) AS INTEGER),
-                     CAST((y - y0) * {grid} / NULLIF(dy, 0) AS INTEGER)
+        PARTITION BY device, {floor}((x - x0) * {grid} / NULLIF(dx, 0){as_int}),
+                     {floor}((y - y0) * {grid} / NULLIF(dy, 0){as_int})
         ORDER BY pk DESC
     ) AS k
     FROM kept CROSS JOIN bounds
@@ -122,5 +119,11 @@ def sample_ids(results: QuerySet, x: Metric, y: Metric, grid: int | None) -> lis
         return []
     sql = _NEWEST_SQL if grid is None else _SAMPLE_SQL
     with connections[results.db].cursor() as cursor:
-        cursor.execute(sql.format(inner=inner, grid=float(grid or 0)), params)
+        # Just under grid: the largest value falls in the last cell, not one past it.
+        # PostgreSQL's CAST rounds, SQLite's truncates (and may lack FLOOR): a cell index each.
+        floor = ("FLOOR", "") if cursor.db.vendor == "postgresql" else ("CAST", " AS INTEGER")
+        grid_sql = sql.format(
+            inner=inner, grid=float(grid or 0) * 0.999999, floor=floor[0], as_int=floor[1]
+        )
+        cursor.execute(grid_sql, params)
         return [int(pk) for (pk,) in cursor.fetchall()]

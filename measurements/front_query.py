@@ -13,30 +13,44 @@ Portable SQL (window functions, CTEs): PostgreSQL and SQLite alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from measurements.pareto import Metric
 
 # With points sorted by (x, y), a point is on the front when its y beats the y of every
-# point before it (EXCLUDE GROUP: an identical point is not "before" it, so both stay).
+# point before it; an identical twin of a front point stays too (MAX over the twins). The
+# frame grows from a fixed start, so each window is one incremental pass (O(n log n)).
 _FRONT_SQL = """
 WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
 newest AS (
     SELECT pk, device, x * {sx} AS cx, y * {sy} AS cy,
-           ROW_NUMBER() OVER (PARTITION BY artifact, device, threads ORDER BY pk DESC) AS n
+           ROW_NUMBER() OVER (PARTITION BY artifact, threads, device ORDER BY pk DESC) AS n
     FROM found
 ),
 ranked AS (
-    SELECT pk, device, cy, COUNT(*) OVER () AS candidates, MIN(cy) OVER (
-        {partition} ORDER BY cx, cy
-        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
+    SELECT pk, device, cx, cy, COUNT(*) OVER () AS candidates, MIN(cy) OVER (
+        {partition} ORDER BY cx, cy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS best
     FROM newest WHERE n = 1
+),
+flagged AS (
+    SELECT pk, device, candidates, MAX(CASE WHEN best IS NULL OR cy < best THEN 1 ELSE 0 END)
+        OVER (PARTITION BY {twins}cx, cy) AS front
+    FROM ranked
 )
-SELECT pk, device, candidates FROM ranked WHERE best IS NULL OR cy < best
+SELECT pk, device, candidates FROM flagged WHERE front = 1
 """
+
+
+def _roomy(cursor: Any) -> None:
+    # 100,000 candidates sort in memory with 64 MB, not through temporary files (4 MB default);
+    # SET LOCAL lasts until the end of the enclosing transaction only.
+    if cursor.db.vendor == "postgresql":
+        cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 def _inner(results: QuerySet, x: Metric, y: Metric) -> tuple[str, tuple]:
@@ -70,8 +84,10 @@ def front_ids(
         sx=-1.0 if x.goal == "max" else 1.0,
         sy=-1.0 if y.goal == "max" else 1.0,
         partition="PARTITION BY device" if per_device else "",
+        twins="device, " if per_device else "",
     )
-    with connections[results.db].cursor() as cursor:
+    with transaction.atomic(using=results.db), connections[results.db].cursor() as cursor:
+        _roomy(cursor)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [(int(pk), int(device)) for pk, device, _ in rows], int(rows[0][2]) if rows else 0
@@ -82,7 +98,7 @@ _SAMPLE_SQL = """
 WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
 newest AS (
     SELECT pk, device, CAST(x AS DOUBLE PRECISION) AS x, CAST(y AS DOUBLE PRECISION) AS y,
-           ROW_NUMBER() OVER (PARTITION BY artifact, device, threads ORDER BY pk DESC) AS n
+           ROW_NUMBER() OVER (PARTITION BY artifact, threads, device ORDER BY pk DESC) AS n
     FROM found
 ),
 kept AS (SELECT pk, device, x, y FROM newest WHERE n = 1),
@@ -118,12 +134,13 @@ def sample_ids(results: QuerySet, x: Metric, y: Metric, grid: int | None) -> lis
     except EmptyResultSet:
         return []
     sql = _NEWEST_SQL if grid is None else _SAMPLE_SQL
-    with connections[results.db].cursor() as cursor:
+    with transaction.atomic(using=results.db), connections[results.db].cursor() as cursor:
         # Just under grid: the largest value falls in the last cell, not one past it.
         # PostgreSQL's CAST rounds, SQLite's truncates (and may lack FLOOR): a cell index each.
         floor = ("FLOOR", "") if cursor.db.vendor == "postgresql" else ("CAST", " AS INTEGER")
         grid_sql = sql.format(
             inner=inner, grid=float(grid or 0) * 0.999999, floor=floor[0], as_int=floor[1]
         )
+        _roomy(cursor)
         cursor.execute(grid_sql, params)
         return [int(pk) for (pk,) in cursor.fetchall()]

@@ -102,20 +102,23 @@ newest AS (
     FROM found
 ),
 kept AS (SELECT pk, device, x, y FROM newest WHERE n = 1),
-bounds AS (SELECT MIN(x) AS x0, MAX(x) - MIN(x) AS dx, MIN(y) AS y0, MAX(y) - MIN(y) AS dy
-           FROM kept),
+bounded AS (
+    SELECT pk, device, x, y, MIN(x) OVER () AS x0, MAX(x) OVER () - MIN(x) OVER () AS dx,
+           MIN(y) OVER () AS y0, MAX(y) OVER () - MIN(y) OVER () AS dy
+    FROM kept
+),
 cells AS (
     SELECT pk, ROW_NUMBER() OVER (
         PARTITION BY device, {floor}((x - x0) * {grid} / NULLIF(dx, 0){as_int}),
                      {floor}((y - y0) * {grid} / NULLIF(dy, 0){as_int})
         ORDER BY pk DESC
     ) AS k
-    FROM kept CROSS JOIN bounds
+    FROM bounded
 )
 SELECT pk FROM cells WHERE k = 1
 """
 _NEWEST_SQL = (
-    _SAMPLE_SQL[: _SAMPLE_SQL.index("bounds AS")].rstrip().rstrip(",")
+    _SAMPLE_SQL[: _SAMPLE_SQL.index("bounded AS")].rstrip().rstrip(",")
     + """
 SELECT pk FROM kept
 """

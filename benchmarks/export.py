@@ -3,7 +3,9 @@
 Loads ``--rows`` results (100,000 by default) into the database named by
 DATABASE_URL (PostgreSQL expected; run ``migrate`` first or let this script
 do it), starts the real ASGI server (daphne, as ``make demo`` serves), streams
-``/api/results/export?format=csv`` over HTTP and prints the rows per second,
+``/api/results/export?format=csv`` over HTTP and prints the rows per second
+beside the reference measured in the same run (``COPY … TO STDOUT CSV`` of the
+same rows' columns, interleaved with the export) and their ratio,
 the bytes, the time to the first byte and the server process's resident
 memory: before the export, and its peak during it (Linux ``VmHWM``, reset just
 before the export through ``/proc/<pid>/clear_refs``, cross-checked by
@@ -206,11 +208,40 @@ def export(
     return size, lines, first or 0.0, time.perf_counter() - start
 
 
+REFERENCE_SQL = """
+COPY (
+    SELECT r.*, m.name AS model, m.architecture, ds.name AS dataset, p.canonical AS plan,
+           dev.name AS device, a.export_mode, a.params, a.nonzero_params, a.sp_bits,
+           a.sf_bits, a.macs, a.file_size, a.gzip_size
+    FROM measurements_result r
+    JOIN measurements_artifact a ON a.id = r.artifact_id
+    JOIN measurements_dnnmodel m ON m.id = a.model_id
+    JOIN measurements_dataset ds ON ds.id = m.dataset_id
+    JOIN measurements_plan p ON p.id = a.plan_id
+    JOIN measurements_device dev ON dev.id = r.device_id
+    WHERE r.device_id = %s ORDER BY r.id
+) TO STDOUT WITH (FORMAT csv, HEADER)
+"""
+
+
+def copy_reference(device_id: int) -> tuple[int, float]:
+    """The floor: PostgreSQL writing the same rows' columns as CSV, read here (bytes, seconds)."""
+    from django.db import connection
+
+    size = 0
+    start = time.perf_counter()
+    with connection.cursor() as cursor, cursor.cursor.copy(REFERENCE_SQL, (device_id,)) as copy:
+        for block in copy:
+            size += len(block)
+    return size, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's rows")
+    parser.add_argument("--rounds", type=int, default=2, help="export/reference pairs timed")
     args = parser.parse_args()
     media_root = tempfile.mkdtemp(prefix="compresso-bench-")
     setup_django(media_root)
@@ -226,6 +257,12 @@ def main() -> None:
     server = start_server(port, media_root)
     try:
         export(port, device_id, args.format, "&threads=3")  # warm-up (no row has 3 threads)
+        # The reference and the export, interleaved, so both run under the same load.
+        rounds = []
+        for _ in range(args.rounds):
+            ref_bytes, ref_seconds = copy_reference(device_id)
+            got = export(port, device_id, args.format)
+            rounds.append((ref_seconds, got[3]))
         pid = server.pid
         idle = psutil.Process(pid).memory_info().rss
         exact = reset_high_water_mark(pid)
@@ -244,6 +281,15 @@ def main() -> None:
     print(f"exported {args.rows} rows as {args.format}: {size / mib:.1f} MiB, {lines} lines")
     print(f"first byte after {first_byte * 1000:.0f} ms; all in {seconds:.2f} s")
     print(f"rows per second: {args.rows / seconds:,.0f}")
+    print("\nInterleaved with the reference (COPY ... TO STDOUT CSV of the same rows' columns,")
+    print("read in this process), goal >= 100,000 rows/s:")
+    for i, (ref, took) in enumerate(rounds, start=1):
+        ref_rate, rate = args.rows / ref, args.rows / took
+        print(
+            f"  round {i}: export {rate:,.0f} rows/s, COPY reference {ref_rate:,.0f} rows/s, "
+            f"ratio {rate / ref_rate:.2f}, goal met: {'yes' if rate >= 100_000 else 'NO'}"
+        )
+    print(f"  reference CSV size: {ref_bytes / (1024 * 1024):.1f} MiB")
     print(f"server RSS before the export: {idle / mib:.1f} MiB")
     source = "VmHWM" if exact else "sampled every 10 ms"
     print(f"server peak RSS during the export: {peak / mib:.1f} MiB ({source})")

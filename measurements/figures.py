@@ -64,6 +64,11 @@ FIGURES: dict[str, Figure] = {
         Figure("accuracy_method", "text", 100),
     )
 }
+# The artifact's static figures (exact, from its files; or imported with a label).
+STATIC_FIGURES: dict[str, Figure] = {
+    name: Figure(name, "count", MAX_BIG_INT)
+    for name in ("params", "nonzero_params", "sp_bits", "sf_bits", "macs", "file_size", "gzip_size")
+}
 # The measured quantities (not flags, methods or labels): a row needs one of them.
 MEASURES = tuple(
     name for name, f in FIGURES.items() if f.kind in ("non_negative", "fraction", "count")
@@ -104,10 +109,18 @@ def parse_number(value: Any, _limit: int = 0) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"Not a number. Received: {value!r}") from None
+        raise ValueError(f"Not a number. Received: {_short(value)}") from None
+    except OverflowError:  # an integer beyond any float: too large for every figure
+        raise ValueError(f"Too large. Received: {_short(value)}") from None
     if not math.isfinite(number):
         raise ValueError(f"Must be finite. Received: {value!r}")
     return number
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters: an error message never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def parse_non_negative(value: Any, _limit: int = 0) -> float:
@@ -130,7 +143,7 @@ def parse_count(value: Any, limit: int) -> int:
     """A whole number in 0..limit ("12", "12.0" and 12 alike)."""
     number = parse_number(value)
     if not number.is_integer() or not 0 <= number <= limit:
-        raise ValueError(f"Must be a whole number in 0..{limit}. Received: {value!r}")
+        raise ValueError(f"Must be a whole number in 0..{limit}. Received: {_short(value)}")
     # From the text when it is digits: a float would round integers above 2**53.
     return int(value) if isinstance(value, int) or str(value).strip().isdigit() else int(number)
 

@@ -72,7 +72,11 @@ class DNNModel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     architecture = models.CharField(max_length=100, help_text="Family, e.g. lenet, alexnet.")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="models")
-    file = models.FileField(upload_to="models/", help_text="The trained .keras file.")
+    file = models.FileField(
+        upload_to="models/",
+        blank=True,
+        help_text="The trained .keras file; empty for a reference model (reference: no file).",
+    )
     sha256 = models.CharField(max_length=64, blank=True)
     param_count = models.BigIntegerField(default=0)
     is_baseline = models.BooleanField(default=True)
@@ -88,6 +92,11 @@ class DNNModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_reference(self) -> bool:
+        """A model registered without a file (a paper's or another lab's): never compressed."""
+        return not self.file
 
 
 class Technique(models.Model):
@@ -152,6 +161,8 @@ class Artifact(ArtifactLeaseMixin, models.Model):
         COMPRESSING = "compressing"
         READY = "ready"
         FAILED = "failed"
+        # Figures imported, no files: a job for it compresses it like a pending one.
+        IMPORTED = "imported"
 
     model = models.ForeignKey(DNNModel, on_delete=models.CASCADE, related_name="artifacts")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="artifacts")
@@ -205,6 +216,8 @@ class Device(models.Model):
         LOCAL = "local", "this host's CPU"
         SSH = "ssh", "Linux board over SSH"
         ADB = "adb", "Android phone over adb"
+        # Another lab's or a paper's device: results are imported, never measured here.
+        EXTERNAL = "external", "external (no driver, never runs jobs)"
 
     class Sensor(models.TextChoices):
         NONE = "none", "no sensor (energy estimated)"
@@ -215,7 +228,7 @@ class Device(models.Model):
         BATTERY = "battery", "Android battery current x voltage"
 
     name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=5, choices=Kind.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
     address = models.CharField(
         max_length=255, blank=True, help_text="user@host for ssh, the serial for adb."
     )
@@ -238,6 +251,11 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_external(self) -> bool:
+        """Measured elsewhere: no driver, never runs jobs."""
+        return self.kind == self.Kind.EXTERNAL
 
     @property
     def mains_powered(self) -> bool:
@@ -310,7 +328,8 @@ class Result(models.Model):
     latency_ci95_ms = models.FloatField(null=True, blank=True, help_text="CI half-width.")
     runs = models.PositiveIntegerField(null=True, blank=True)
     stop_reason = models.CharField(max_length=20, blank=True)
-    stable = models.BooleanField(default=True)
+    # None: not stated (an imported row that says nothing about stability).
+    stable = models.BooleanField(null=True, blank=True, default=True)
     init_ms = models.FloatField(null=True, blank=True)
     first_inference_ms = models.FloatField(null=True, blank=True)
     energy_mj = models.FloatField(null=True, blank=True, help_text="Per inference.")

@@ -177,3 +177,84 @@ def comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         if left != right:
             reasons.append(f"{key} differs: {left!r} vs {right!r}")
     return reasons
+
+
+# How a figure was obtained: the one vocabulary every page, API field, CSV column and
+# CLI line uses. An imported figure always names where it was imported from.
+MEASURED = "measured"
+ESTIMATED = "estimated"
+PREDICTED = "predicted"
+IMPORTED = "imported"
+KINDS = (MEASURED, ESTIMATED, PREDICTED, IMPORTED)
+# Result groups of figures, as the API nests them.
+RESULT_GROUPS = ("latency", "energy", "memory", "quality", "op_breakdown")
+STATIC_FIGURES = (
+    "params",
+    "nonzero_params",
+    "sp_bits",
+    "sf_bits",
+    "macs",
+    "file_size",
+    "gzip_size",
+)
+# Artifact.static_metrics key naming the static figures an import supplied, and from where.
+IMPORTED_STATIC_KEY = "imported"
+
+
+def describe(kind: str, label: str = "") -> str:
+    """A provenance kind as shown, with its label: ``"imported (Smith et al. 2024)"``.
+
+    Raises:
+        ValueError: ``kind`` is not one of KINDS.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown provenance kind. Known: {', '.join(KINDS)}. Received: {kind!r}")
+    label = label.strip()
+    return f"{kind} ({label})" if label else kind
+
+
+def result_figure_source(
+    source: str, source_label: str, group: str, energy_measured: bool = False
+) -> str:
+    """How a Result's figures of ``group`` (one of RESULT_GROUPS) were obtained.
+
+    An imported row is imported whatever it says about its own method (its
+    ``energy_measured`` or ``accuracy_method`` is the other lab's claim, kept
+    beside the figure); a row measured here is measured, except energy, which
+    is estimated when no sensor read it.
+    """
+    if source == IMPORTED:
+        return describe(IMPORTED, source_label or "source not named")
+    if group == "energy" and not energy_measured:
+        return ESTIMATED
+    return MEASURED
+
+
+def imported_static(static_metrics: Any) -> dict[str, Any]:
+    """``{"source_label", "figures"}`` of an artifact's imported static figures (may be empty)."""
+    found = static_metrics.get(IMPORTED_STATIC_KEY) if isinstance(static_metrics, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def static_figure_source(static_metrics: Any, name: str) -> str:
+    """How an artifact's static figure ``name`` was obtained: from its files, or imported."""
+    imported = imported_static(static_metrics)
+    if name in (imported.get("figures") or []):
+        return describe(IMPORTED, str(imported.get("source_label") or "source not named"))
+    return MEASURED
+
+
+def figure_sources(result: Any) -> dict[str, Any]:
+    """How each group of a Result's figures, and each static figure of its artifact, was obtained.
+
+    ``result`` is a Result with its artifact (duck-typed: no Django import here).
+    """
+    sources: dict[str, Any] = {
+        group: result_figure_source(
+            result.source, result.source_label, group, result.energy_measured
+        )
+        for group in RESULT_GROUPS
+    }
+    static = result.artifact.static_metrics
+    sources["static"] = {name: static_figure_source(static, name) for name in STATIC_FIGURES}
+    return sources

@@ -16,6 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from measurements.models import Artifact, Device, DNNModel, Result
+from measurements.provenance import (
+    ESTIMATED,
+    MEASURED,
+    PREDICTED,
+    result_figure_source,
+    static_figure_source,
+)
 
 BYTES_PER_MB = 1e6
 MIN_REPORT_ROWS = 5
@@ -108,13 +115,7 @@ def measured_candidate(result: Result) -> Any:
         storage_mb=storage,
         weights_mb=weights,
         macs=artifact.macs,
-        sources={
-            "accuracy_pct": "measured" if result.accuracy is not None else "host-evaluated",
-            "energy_mj": "measured" if result.energy_measured else "estimated",
-            "latency_ms": "measured",
-            "storage_mb": "static",
-            "weights_mb": "static",
-        },
+        sources=_result_sources(result),
         extra={
             "artifact_id": artifact.pk,
             "result_id": result.pk,
@@ -122,6 +123,31 @@ def measured_candidate(result: Result) -> Any:
             "result_source": result.source,
         },
     )
+
+
+def _result_sources(result: Result) -> dict[str, str]:
+    """The provenance vocabulary for each figure of a result's candidate.
+
+    An imported row's figures are imported (with its label); a figure the row
+    lacks comes from the artifact (host-evaluated accuracy: measured) or an
+    energy model (estimated).
+    """
+    artifact = result.artifact
+
+    def of(group: str, present: bool, fallback: str) -> str:
+        if not present:
+            return fallback
+        return result_figure_source(
+            result.source, result.source_label, group, result.energy_measured
+        )
+
+    return {
+        "accuracy_pct": of("quality", result.accuracy is not None, MEASURED),
+        "energy_mj": of("energy", result.energy_mj is not None, ESTIMATED),
+        "latency_ms": of("latency", True, MEASURED),
+        "storage_mb": static_figure_source(artifact.static_metrics, "file_size"),
+        "weights_mb": static_figure_source(artifact.static_metrics, "sp_bits"),
+    }
 
 
 def predicted_candidate(artifact: Artifact, latency_ms: float | None, threads: int) -> Any:
@@ -138,11 +164,11 @@ def predicted_candidate(artifact: Artifact, latency_ms: float | None, threads: i
         weights_mb=weights,
         macs=artifact.macs,
         sources={
-            "accuracy_pct": "host-evaluated",
-            "energy_mj": "estimated",
-            "latency_ms": "predicted",
-            "storage_mb": "static",
-            "weights_mb": "static",
+            "accuracy_pct": MEASURED,  # evaluated on the host through the .tflite
+            "energy_mj": ESTIMATED,
+            "latency_ms": PREDICTED,
+            "storage_mb": static_figure_source(artifact.static_metrics, "file_size"),
+            "weights_mb": static_figure_source(artifact.static_metrics, "sp_bits"),
         },
         extra={"artifact_id": artifact.pk, "num_threads": threads},
     )

@@ -106,6 +106,13 @@ def budget_errors(values: dict[str, Any]) -> dict[str, str]:
             f"The minimum accuracy is a percentage and cannot exceed 100. "
             f"Received: min_accuracy_pct={accuracy!r}"
         )
+    if "min_accuracy_pct" not in errors and accuracy is not None and 0 < accuracy <= 1:
+        # Imports and the API store accuracy as a fraction: 0.9 here would mean 0.9 %.
+        errors["min_accuracy_pct"] = (
+            f"The minimum accuracy is a percentage (0-100); {accuracy!r} reads as a fraction. "
+            f"Give {accuracy * 100:g} for {accuracy * 100:g} %. Received: "
+            f"min_accuracy_pct={accuracy!r}"
+        )
     for first, second in (("mu1", "mu2"), ("mu3", "mu4")):
         if first in errors or second in errors:
             continue

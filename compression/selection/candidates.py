@@ -2,8 +2,9 @@
 
 A figure is ``measured`` (on the device), ``host-evaluated`` (accuracy through
 the .tflite on the host), ``static`` (exact, from the files: storage, MACs),
-``estimated`` (energy by seed 004 eq. 5) or ``predicted`` (latency by the
-device's predictor). Units: accuracy percent, energy mJ, latency ms, storage MB.
+``estimated`` (energy by seed 004 eq. 5), ``predicted`` (latency by the
+device's predictor) or ``imported (label)`` (published elsewhere).
+Units: accuracy percent, energy mJ, latency ms, storage MB.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PROVENANCES = ("measured", "host-evaluated", "static", "estimated", "predicted")
+PROVENANCES = ("measured", "host-evaluated", "static", "estimated", "predicted", "imported")
 FIGURES = ("accuracy_pct", "energy_mj", "latency_ms", "storage_mb", "weights_mb")
 
 
@@ -43,7 +44,8 @@ class Candidate:
 
     def __post_init__(self) -> None:
         for name, source in self.sources.items():
-            if source not in PROVENANCES:
+            # "imported (Smith et al. 2024)": the kind, then where it was imported from.
+            if source.split(" (", 1)[0] not in PROVENANCES:
                 raise ValueError(
                     f"A figure's provenance must be one of {', '.join(PROVENANCES)}. "
                     f"Received: sources[{name!r}]={source!r}"

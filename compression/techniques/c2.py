@@ -3,159 +3,35 @@
 A kh x kw conv with Cin inputs and m filters becomes a depthwise kh x kw conv
 (one filter per input channel) followed by a 1x1 conv to round(alpha * m)
 channels: kh*kw*Cin + Cin*alpha*m weights instead of kh*kw*Cin*m (seed 004,
-section 5.2.1). Because the output gets narrower, the first layer with weights
-downstream (the next Conv2D, or the Dense after a Flatten or global pooling)
-is rebuilt for the narrower input; ``consumer_replacement`` does that and is
-shared with the other techniques that change a conv's width (L1).
+section 5.2.1). The narrower output goes through the channel graph: the
+batch norm after the conv, the next convolution, later concatenations or the
+dense rows after a Flatten shrink to match. Where the channels are tied to
+other convolutions (a residual add) or must keep their width (a model
+output), the pointwise conv keeps all m filters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
-from compression.errors import NotApplicableError
-from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
+from compression.graph import ChannelGraph, Slices
+from compression.graph.replace import (
+    Swap,
+    apply_swaps,
+    settle,
+    spatial_targets,
+    tied_reason,
+    top_filters,
+)
+from compression.surgery import as_functional
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
-
-# Weightless layers that keep the channel axis as it is, so a narrower conv
-# output flows through them unchanged until the next layer with weights.
-_CHANNEL_PRESERVING = (
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-    keras.layers.Activation,
-    keras.layers.ReLU,
-    keras.layers.LeakyReLU,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
-    keras.layers.UpSampling2D,
-)
-_GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
-
-
-@dataclass(frozen=True)
-class Consumer:
-    """The first layer with weights that reads a conv's channels.
-
-    Attributes:
-        layer: a plain Conv2D or a Dense layer of the source model.
-        spatial: (H, W) of the feature map when a Flatten sits in between
-            (the Dense kernel's rows are then ordered H, W, channel), else None
-            (one kernel row per channel, as after global pooling).
-    """
-
-    layer: keras.layers.Layer
-    spatial: tuple[int, int] | None
-
-
-def find_consumer(model: keras.Model, layer: keras.layers.Layer, code: str) -> Consumer:
-    """Walk downstream from ``layer`` to the layer whose input width follows it.
-
-    Args:
-        model: a functional model containing ``layer``.
-        layer: the conv whose number of output channels changes.
-        code: the technique code, for error messages.
-
-    Raises:
-        NotApplicableError: the output branches, reaches the model output, or
-            meets a layer whose input size cannot be changed (for example
-            BatchNormalization or Add).
-    """
-    consumers = _consumer_map(model)
-    current, spatial = layer, None
-    while True:
-        following = consumers.get(current.name, [])
-        if len(following) != 1:
-            where = "is a model output" if not following else "feeds several layers"
-            raise NotApplicableError(
-                f"{code} changes the width of {layer.name!r}, whose output {where}; "
-                "it needs exactly one downstream Conv2D or Dense to resize."
-            )
-        nxt = following[0]
-        if (type(nxt) is keras.layers.Conv2D and nxt.groups == 1) or isinstance(
-            nxt, keras.layers.Dense
-        ):
-            return Consumer(nxt, spatial)
-        if isinstance(nxt, keras.layers.Flatten) and spatial is None and len(nxt.input.shape) == 4:
-            if nxt.data_format != "channels_last":
-                break
-            spatial = (int(nxt.input.shape[1]), int(nxt.input.shape[2]))
-        elif not isinstance(nxt, _CHANNEL_PRESERVING + _GLOBAL_POOLS):
-            break
-        current = nxt
-    raise NotApplicableError(
-        f"{code} changes the width of {layer.name!r} and cannot resize the layer after "
-        f"it, {nxt.name!r} ({type(nxt).__name__}); the next layer with weights must be "
-        "a Conv2D, or a Dense after Flatten or global pooling."
-    )
-
-
-def take_channels(kernel: np.ndarray, channel_map: Sequence[int | None], axis: int) -> np.ndarray:
-    """Select (and reorder) channels of a kernel along ``axis``.
-
-    Args:
-        kernel: weights with one slice per input channel along ``axis``.
-        channel_map: for each new channel, the original channel it copies,
-            or None for a new channel whose weights start at zero.
-        axis: the input-channel axis.
-    """
-    moved = np.moveaxis(kernel, axis, 0)
-    rows = [moved[i] if i is not None else np.zeros_like(moved[0]) for i in channel_map]
-    return np.moveaxis(np.stack(rows), 0, axis)
-
-
-def consumer_kernel(
-    consumer: Consumer, kernel: np.ndarray, channel_map: Sequence[int | None]
-) -> np.ndarray:
-    """The consumer's kernel for its new input channels (see ``take_channels``)."""
-    if isinstance(consumer.layer, keras.layers.Conv2D):
-        return take_channels(kernel, channel_map, axis=2)
-    if consumer.spatial is None:
-        return take_channels(kernel, channel_map, axis=0)
-    h, w = consumer.spatial
-    units = kernel.shape[-1]
-    grid = kernel.reshape(h * w, -1, units)  # Flatten orders rows as (H, W, C)
-    return take_channels(grid, channel_map, axis=1).reshape(-1, units)
-
-
-def consumer_replacement(consumer: Consumer, channel_map: Sequence[int | None]) -> Replacement:
-    """A replacement rebuilding ``consumer`` for a changed input width.
-
-    The copy keeps the layer's name and configuration; its kernel rows come
-    from the original input channels named in ``channel_map`` (zeros for new
-    ones) and its bias is unchanged.
-    """
-
-    def replace(layer: keras.layers.Layer, x: object) -> object:
-        clone = type(layer).from_config(layer.get_config())
-        out = clone(x)
-        weights = layer.get_weights()
-        weights[0] = consumer_kernel(consumer, weights[0], channel_map)
-        clone.set_weights(weights)
-        return out
-
-    return replace
-
-
-def _consumer_map(model: keras.Model) -> dict[str, list[keras.layers.Layer]]:
-    # Only nodes of this model count: a layer shared with another model (a
-    # Sequential converted by as_functional) also has that model's nodes.
-    nodes = [node for level in model._nodes_by_depth.values() for node in level]
-    consumers: dict[str, list[keras.layers.Layer]] = {}
-    for node in nodes:
-        for tensor in node.input_tensors:
-            producer = tensor._keras_history.operation
-            consumers.setdefault(producer.name, []).append(node.operation)
-    return consumers
 
 
 @register
@@ -171,8 +47,14 @@ class C2(Technique):
         "input channel, same stride and padding) followed by a 1x1 convolution to "
         "round(alpha * m) channels, cutting kh*kw*Cin*m weights to kh*kw*Cin + Cin*alpha*m. "
         "Both are initialised from the original kernel by a rank-1 SVD per input channel, "
-        "keeping the alpha * m filters with the largest L1 norm; the next Conv2D or Dense "
-        "keeps only the matching input rows. Fine-tuned when data is given."
+        "keeping the alpha * m filters with the largest L1 norm; the batch norm, the next "
+        "convolution, later concatenations or dense rows shrink to match. Where the channels "
+        "feed a residual add or the model output, all m filters stay. "
+        "Acts by default on every spatial (larger than 1x1) Conv2D but the first, such as "
+        "ResNet's 3x3 inside a bottleneck or DenseNet's growth convs; a network whose only "
+        "spatial convolutions are depthwise (MobileNet, EfficientNet) is refused, since "
+        "they are already cheaper. "
+        "A layer it would not shrink is refused. Fine-tuned when data is given."
     )
     reference = (
         "Howard et al. 2017, MobileNets: Efficient Convolutional Neural Networks for Mobile "
@@ -194,65 +76,74 @@ class C2(Technique):
     ) -> keras.Model:
         """Return a copy with each target conv made depthwise separable.
 
-        Targets default to every Conv2D but the first (seed 004 compresses
-        conv2..conv5); the first sees the raw image, where a depthwise
-        filter per input channel saves almost nothing.
+        Targets default to every spatial (larger than 1x1) Conv2D but the first
+        (seed 004 compresses conv2..conv5): the first sees the raw image, where
+        a depthwise filter per input channel saves almost nothing, and a 1x1
+        conv has no spatial part to separate.
+
+        Raises:
+            NotApplicableError: a named target would not shrink, or no target
+                qualifies; the message says why.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
-        kept = {layer.name: self._kept_filters(layer) for layer in chosen}
-        replacements: dict[str, Replacement] = {}
-        narrowed_inputs: dict[str, list[int]] = {}
-        for layer in chosen:
-            consumer = find_consumer(source, layer, self.code)
-            if consumer.layer.name in kept:
-                narrowed_inputs[consumer.layer.name] = kept[layer.name]
-            else:
-                replacements[consumer.layer.name] = consumer_replacement(consumer, kept[layer.name])
-        for layer in chosen:
-            replacements[layer.name] = self._separable(kept[layer.name], narrowed_inputs)
-        compressed = rebuild(source, replacements)
+        graph = ChannelGraph(source)
+        swaps: dict[str, Swap] = {}
+        refusals: list[str] = []
+        for layer in spatial_targets(source, targets, self.code):
+            kept = self._kept_filters(graph, layer)
+            width = layer.filters if kept is None else len(kept)
+            kh, kw, cin, m = layer.kernel.shape
+            new = kh * kw * cin + cin * width + (width if layer.use_bias else 0)
+            if new >= layer.count_params():
+                refusals.append(
+                    f"a depthwise-separable {layer.name!r} keeping {width} filters would have "
+                    f"{new} parameters, no fewer than its {layer.count_params()}."
+                )
+                continue
+            swaps[layer.name] = Swap(_separable, kept)
+        settle(self.code, swaps, refusals, named=bool(targets))
+        compressed = apply_swaps(graph, swaps)
         if data is not None:
             training.fine_tune(compressed, data, fine_tune or FineTune())
         return compressed
 
-    def _kept_filters(self, layer: keras.layers.Layer) -> list[int]:
-        # Keep the filters with the largest L1 norm (as in Li et al. 2017),
-        # in their original order, so the consumer's rows still line up.
-        kernel = layer.get_weights()[0]
-        width = max(1, round(self.alpha * kernel.shape[-1]))
-        norms = np.abs(kernel).sum(axis=(0, 1, 2))
-        return sorted(int(i) for i in np.argsort(-norms, kind="stable")[:width])
+    def _kept_filters(self, graph: ChannelGraph, layer: keras.layers.Layer) -> np.ndarray | None:
+        """The alpha * m filters with the largest L1 norm (Li et al. 2017), in order, or
+        None when the width must stay (tied to other convs, or a model output)."""
+        width = max(1, round(self.alpha * layer.filters))
+        if width == layer.filters or tied_reason(graph, layer.name):
+            return None
+        return top_filters(layer, width)
 
-    def _separable(self, keep: list[int], narrowed_inputs: dict[str, list[int]]) -> Replacement:
-        def replace(layer: keras.layers.Layer, x: object) -> object:
-            kernel, *bias = layer.get_weights()
-            if layer.name in narrowed_inputs:  # its producer was narrowed too
-                kernel = take_channels(kernel, narrowed_inputs[layer.name], axis=2)
-            depthwise, pointwise = separable_factors(kernel[..., keep])
-            dw = keras.layers.DepthwiseConv2D(
-                layer.kernel_size,
-                strides=layer.strides,
-                padding=layer.padding,
-                dilation_rate=layer.dilation_rate,
-                data_format=layer.data_format,
-                use_bias=False,
-                name=f"{layer.name}_dw",
-            )
-            pw = keras.layers.Conv2D(
-                len(keep),
-                1,
-                data_format=layer.data_format,
-                activation=layer.activation,
-                use_bias=layer.use_bias,
-                name=f"{layer.name}_pw",
-            )
-            out = pw(dw(x))
-            dw.set_weights([depthwise])
-            pw.set_weights([pointwise, *(b[keep] for b in bias)])
-            return out
 
-        return replace
+def _separable(layer: keras.layers.Layer, x: object, cut: Slices) -> object:
+    """Depthwise + pointwise convs on ``x`` standing for ``layer``'s kept filters."""
+    kernel, *bias = layer.get_weights()
+    if cut.kept_in is not None:  # an upstream swap narrowed this conv's input
+        kernel = np.take(kernel, cut.kept_in, axis=2)
+    keep = np.arange(kernel.shape[-1]) if cut.kept_out is None else cut.kept_out
+    depthwise, pointwise = separable_factors(kernel[..., keep])
+    dw = keras.layers.DepthwiseConv2D(
+        layer.kernel_size,
+        strides=layer.strides,
+        padding=layer.padding,
+        dilation_rate=layer.dilation_rate,
+        data_format=layer.data_format,
+        use_bias=False,
+        name=f"{layer.name}_dw",
+    )
+    pw = keras.layers.Conv2D(
+        len(keep),
+        1,
+        data_format=layer.data_format,
+        activation=layer.activation,
+        use_bias=layer.use_bias,
+        name=f"{layer.name}_pw",
+    )
+    out = pw(dw(x))
+    dw.set_weights([depthwise])
+    pw.set_weights([pointwise, *(b[keep] for b in bias)])
+    return out
 
 
 def separable_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

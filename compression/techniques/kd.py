@@ -1,7 +1,9 @@
 """KD: knowledge distillation into a narrower student (Hinton et al. 2015).
 
-The student is the teacher's architecture with every hidden Conv2D and Dense
-layer ``width`` times as wide, trained from fresh weights with Keras 3's
+The student is the teacher's architecture with every channel group ``width``
+times as wide (``compression.graph``: a residual stream, a squeeze-excite
+scale and its Reshape, a concatenation's parts narrow together; the
+classifier keeps its classes), trained from fresh weights with Keras 3's
 ``keras.distillation.Distiller`` on
 
     loss = alpha * CE(y, s) + (1 - alpha) * T^2 * KL(softmax(t / T) || softmax(s / T))
@@ -28,7 +30,8 @@ import keras
 
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import as_functional, is_kind
+from compression.graph import ChannelGraph, narrow
+from compression.surgery import as_functional
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
@@ -43,66 +46,49 @@ def scaled(size: int, width: float) -> int:
     return max(1, math.floor(size * width + 0.5))
 
 
-def head_layer(model: keras.Model) -> keras.layers.Layer:
-    """The last layer with weights on the path to the output (the classifier).
-
-    Weightless layers after it (an ``Activation('softmax')``, a ``Softmax``)
-    are skipped, so a classifier written either way keeps its class count.
-    """
-    layer = model.outputs[0]._keras_history.operation
-    while not layer.weights and layer._inbound_nodes:
-        inputs = layer._inbound_nodes[0].input_tensors
-        if len(inputs) != 1:
-            break
-        layer = inputs[0]._keras_history.operation
-    return layer
-
-
 def student_architecture(model: keras.Model, width: float, logits: bool) -> keras.Model:
     """An untrained copy of ``model``'s architecture with hidden layers narrowed.
 
     Args:
         model: the teacher; a single-output model ending in a softmax.
-        width: multiplier of every Conv2D's filters and every Dense's units,
-            except the classifier layer's.
+        width: multiplier of the width of every channel group that can change
+            (every hidden Conv and Dense layer, residual streams as one); the
+            classifier, and channels tied to a model input or output, keep theirs.
         logits: drop the final softmax, so the model outputs logits.
 
     Returns:
         A new functional model with fresh weights and the teacher's layer names.
 
     Raises:
-        NotApplicableError: the model has several outputs, no softmax output,
-            or a graph that cannot be narrowed (for example mismatched adds).
+        NotApplicableError: the model has several outputs or no softmax output.
     """
     source = as_functional(model)
     if len(source.outputs) != 1:
         raise NotApplicableError(f"KD needs a single-output classifier; {model.name!r} has more.")
-    output, head = source.outputs[0]._keras_history.operation, head_layer(source)
+    output = source.outputs[0]._keras_history.operation
     if not _ends_in_softmax(output):
         raise NotApplicableError(
             f"KD needs a model whose output layer applies a softmax; {model.name!r} ends in "
             f"{type(output).__name__} {output.name!r}."
         )
+    graph = ChannelGraph(source)
+    removed = [c for group in graph.prunable() for c in group.classes[scaled(group.width, width) :]]
+    narrowed = narrow(graph, removed)
 
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+    def clone(layer: keras.Operation) -> keras.Operation:
+        if not isinstance(layer, keras.layers.Layer):
+            return layer  # a keras.ops call holds no weights
         config = layer.get_config()
-        if layer is not head and is_kind(layer, "fc"):
-            config["units"] = scaled(config["units"], width)
-        if layer is not head and is_kind(layer, "conv"):
-            config["filters"] = scaled(config["filters"], width)
-        if logits and layer is output and "activation" in config:
+        if logits and layer.name == output.name and "activation" in config:
             config["activation"] = "linear"
         return type(layer).from_config(config)
 
-    def call(layer: keras.layers.Layer, *args: object, **kwargs: object) -> object:
+    def call(layer: keras.Operation, *args: object, **kwargs: object) -> object:
         if logits and layer.name == output.name and isinstance(layer, keras.layers.Softmax):
             return args[0]  # a separate Softmax layer is skipped in the logits view
         return layer(*args, **kwargs)
 
-    try:
-        return keras.models.clone_model(source, clone_function=clone, call_function=call)
-    except ValueError as error:
-        raise NotApplicableError(f"KD could not narrow model {model.name!r}: {error}") from None
+    return keras.models.clone_model(narrowed, clone_function=clone, call_function=call)
 
 
 def logits_view(model: keras.Model) -> keras.Model:
@@ -162,7 +148,8 @@ class KD(Technique):
     applies_to = "model"
     description = (
         "Trains a student with the teacher's architecture made narrower (every hidden "
-        "Conv2D and Dense layer width times as wide, fresh weights) on a mix of the true "
+        "Conv and Dense layer width times as wide, residual streams, squeeze-excite and "
+        "concatenated channels narrowed together; fresh weights) on a mix of the true "
         "labels and the teacher's temperature-softened outputs: alpha times the "
         "cross-entropy plus (1 - alpha) times T^2 times the KL divergence between the "
         "softened teacher and student distributions. The student replaces the teacher."

@@ -5,6 +5,12 @@ channels followed by two expand convs, 1x1 (e1 filters) and 3x3 (e3
 filters), whose outputs are concatenated: Cin*s + s*e1 + 9*s*e3 weights
 (seed 004, section 5.2.1). The Fire module cannot represent a larger kernel,
 so it starts from a seeded Glorot initialisation and learns by fine-tuning.
+
+By default it replaces spatial convolutions (ResNet's 3x3 inside a
+bottleneck, DenseNet's growth convs); a squeeze width that would not shrink
+the layer is lowered until it does, or the layer is refused. A narrower
+output (``expand`` set) goes through the channel graph, so the batch norm
+and the convolutions after it narrow too.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
-from compression.surgery import Replacement, all_but_first, as_functional, rebuild, resolve_targets
+from compression.graph import Builder, ChannelGraph, Slices
+from compression.graph.replace import Swap, apply_swaps, settle, spatial_targets, tied_reason
+from compression.surgery import as_functional
 from compression.techniques import register
 from compression.techniques.base import Technique
-from compression.techniques.c2 import consumer_replacement, find_consumer
 from compression.training import FineTune
 
 
@@ -41,7 +49,12 @@ class L1(Technique):
         "`squeeze` channels (default m/8, carrying the original stride) feeding a 1x1 and a "
         "3x3 expand convolution of `expand` filters each (default m/2, so the output keeps m "
         "channels), concatenated. Weights: Cin*s + s*e1 + 9*s*e3. The new layers start from "
-        "a seeded random initialisation and are fine-tuned when data is given."
+        "a seeded random initialisation and are fine-tuned when data is given. "
+        "Acts by default on every spatial (larger than 1x1) Conv2D but the first, such as "
+        "ResNet's 3x3 inside a bottleneck or DenseNet's growth convs; a network whose only "
+        "spatial convolutions are depthwise (MobileNet, EfficientNet) is refused, since "
+        "they are already cheaper. "
+        "The squeeze width is lowered until the module is smaller than the layer."
     )
     reference = (
         "Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters "
@@ -75,31 +88,60 @@ class L1(Technique):
     ) -> keras.Model:
         """Return a copy with each target conv replaced by a Fire module.
 
-        Targets default to every Conv2D but the first (seed 004 compresses
-        conv2..conv5). When ``expand`` makes the output width differ from m,
-        the next Conv2D or Dense is rebuilt for it (kernel rows of the first
-        channels kept, new rows zero).
+        Targets default to every spatial (larger than 1x1) Conv2D but the first
+        (seed 004 compresses conv2..conv5). When ``expand`` makes the output
+        narrower than m, the Fire module stands for the first 2 * expand
+        channels and the layers reading them narrow through the channel graph.
+
+        Raises:
+            NotApplicableError: a named target would grow or widen, or no
+                target qualifies; the message says why.
         """
         budget = fine_tune or FineTune()
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
-        names = {layer.name for layer in chosen}
-        replacements: dict[str, Replacement] = {}
-        for index, layer in enumerate(chosen):
-            m = layer.filters
-            s, e1, e3 = self.widths(m)
-            replacements[layer.name] = self._fire(s, e1, e3, budget.seed + 3 * index)
-            consumer = find_consumer(source, layer, self.code) if e1 + e3 != m else None
-            if consumer is not None and consumer.layer.name not in names:
-                channel_map = [i if i < m else None for i in range(e1 + e3)]
-                replacements[consumer.layer.name] = consumer_replacement(consumer, channel_map)
-        compressed = rebuild(source, replacements)
+        graph = ChannelGraph(source)
+        swaps: dict[str, Swap] = {}
+        refusals: list[str] = []
+        for index, layer in enumerate(spatial_targets(source, targets, self.code)):
+            try:
+                s, e1, e3, kept = self._plan(graph, layer)
+            except ValueError as why:
+                refusals.append(str(why))
+                continue
+            swaps[layer.name] = Swap(self._fire(s, e1, e3, budget.seed + 3 * index), kept)
+        settle(self.code, swaps, refusals, named=bool(targets))
+        compressed = apply_swaps(graph, swaps)
         if data is not None:
             training.fine_tune(compressed, data, budget)
         return compressed
 
-    def _fire(self, s: int, e1: int, e3: int, seed: int) -> Replacement:
-        def replace(layer: keras.layers.Layer, x: object) -> object:
+    def _plan(
+        self, graph: ChannelGraph, layer: keras.layers.Layer
+    ) -> tuple[int, int, int, np.ndarray | None]:
+        """(s, e1, e3, kept output channels) for ``layer``; ValueError says why not."""
+        m, cin = layer.filters, layer.kernel.shape[2]
+        s, e1, e3 = self.widths(m)
+        if e1 + e3 > m:
+            raise ValueError(f"expand={self.expand} would widen {layer.name!r} past {m} channels.")
+        kept = None
+        if e1 + e3 < m:
+            tied = tied_reason(graph, layer.name)
+            if tied:
+                raise ValueError(f"{layer.name!r} must keep its {m} channels: {tied}.")
+            kept = np.arange(e1 + e3)
+        per_squeeze = cin + 1 + e1 + 9 * e3  # weights each squeeze channel brings
+        fixed = (e1 + e3) if layer.use_bias else 0
+        if self.squeeze is None:  # lower the default squeeze until the module shrinks
+            s = min(s, -(-(layer.count_params() - fixed) // per_squeeze) - 1)
+        if s < 1 or s * per_squeeze + fixed >= layer.count_params():
+            raise ValueError(
+                f"a Fire module for {layer.name!r} (squeeze {max(s, 1)}, expand {e1}+{e3}) "
+                f"would have no fewer parameters than its {layer.count_params()}."
+            )
+        return s, e1, e3, kept
+
+    def _fire(self, s: int, e1: int, e3: int, seed: int) -> Builder:
+        def replace(layer: keras.layers.Layer, x: object, cut: Slices) -> object:
             fmt = layer.data_format
             x = _crop_like(layer, x)
             squeeze = keras.layers.Conv2D(

@@ -1,10 +1,13 @@
 """Ps: structured filter pruning (Li, Kadav, Durdanovic, Samet, Graf 2017).
 
-Each target convolution keeps the filters with the largest L1 norms and really
-loses the others: the layer gets fewer filters, and the layers downstream that
-read its channels shrink to match (the next convolution's input channels, a
-batch normalization's entries, the rows of a dense kernel after a Flatten or a
-global pooling). The result is a smaller dense model, fast on any runtime.
+Filters are removed by *group* (``compression.graph``): the convolutions
+whose outputs a residual add ties together lose the same channels, chosen by
+the L1 norms of their filters summed across the group, and every layer that
+carries or reads those channels shrinks to match: batch norms, depthwise
+convolutions, squeeze-excite convolutions and Reshapes, the next
+convolution's input channels, the rows of a dense kernel after a Flatten or a
+global pooling, concatenations at their offsets. The result is a smaller dense
+model, fast on any runtime.
 """
 
 from __future__ import annotations
@@ -19,144 +22,35 @@ import numpy as np
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import as_functional, layers_of_kind, rebuild, resolve_targets
+from compression.graph import ChannelGraph, Group, narrow
+from compression.surgery import as_functional, is_kind, layers_of_kind, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
 
-L = keras.layers
-# Layers that act on each channel separately, so channel c in is channel c out.
-CHANNEL_WISE = (
-    L.MaxPooling2D,
-    L.AveragePooling2D,
-    L.Activation,
-    L.ReLU,
-    L.LeakyReLU,
-    L.ELU,
-    L.Dropout,
-    L.SpatialDropout2D,
-    L.GaussianNoise,
-    L.GaussianDropout,
-    L.ZeroPadding2D,
-    L.Cropping2D,
-    L.UpSampling2D,
-)
-# Layers that turn the channels into a feature vector a dense layer reads.
-TO_FEATURES = (L.Flatten, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
-# Layers that act on each feature separately.
-FEATURE_WISE = (L.Activation, L.ReLU, L.LeakyReLU, L.ELU, L.Dropout, L.GaussianNoise)
+
+def strongest(scores: np.ndarray, fraction: float) -> np.ndarray:
+    """Sorted indices kept: all but floor(fraction * n) of the n scores, the largest ones.
+
+    Args:
+        scores: one importance per channel (an L1 norm, or a sum of them).
+        fraction: share of the channels to remove; at least one stays.
+    """
+    n = len(scores)
+    # The small epsilon keeps float products such as 0.7 * 10 from rounding down.
+    keep = max(1, n - math.floor(fraction * n + 1e-9))
+    return np.sort(np.argsort(-np.asarray(scores), kind="stable")[:keep])
 
 
 def strongest_filters(kernel: np.ndarray, fraction: float) -> np.ndarray:
-    """Sorted indices of the filters kept: all but floor(fraction * m), by largest L1 norm.
-
-    Args:
-        kernel: a (kh, kw, Cin, m) convolution kernel.
-        fraction: share of the m filters to remove; at least one filter stays.
-    """
-    m = kernel.shape[-1]
-    # The small epsilon keeps float products such as 0.7 * 10 from rounding down.
-    keep = max(1, m - math.floor(fraction * m + 1e-9))
-    norms = np.abs(kernel).sum(axis=(0, 1, 2))
-    return np.sort(np.argsort(-norms, kind="stable")[:keep])
+    """Sorted indices of the filters of a (kh, kw, Cin, m) kernel kept by ``strongest``."""
+    return strongest(np.abs(kernel).sum(axis=(0, 1, 2)), fraction)
 
 
-def consumer_map(model: keras.Model) -> dict[str, list[keras.Operation]]:
-    """Layer name -> the operations of ``model`` that take that layer's output."""
-    consumers: dict[str, list[keras.Operation]] = {la.name: [] for la in model.layers}
-    # Keras has no public consumer lookup; _nodes_by_depth holds exactly this
-    # model's calls (a layer reused in another model has nodes outside it).
-    for nodes in model._nodes_by_depth.values():
-        for node in nodes:
-            for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation.name
-                consumers.setdefault(producer, []).append(node.operation)
-    return consumers
-
-
-class _Graph:
-    """Follows a convolution's channels downstream to the layers that read them."""
-
-    def __init__(self, model: keras.Model, code: str) -> None:
-        self.consumers = consumer_map(model)
-        self.outputs = {t._keras_history.operation.name for t in model.outputs}
-        self.code = code
-
-    def follow(self, conv: keras.layers.Layer) -> tuple[list, keras.layers.Layer, object]:
-        """(batch norms on the way, the layer whose input shrinks, the to-features layer or None).
-
-        Raises:
-            NotApplicableError: the channels branch, merge, reach an output or
-                a layer whose channel handling is unknown.
-        """
-        if conv.groups != 1 or conv.data_format != "channels_last":
-            self._refuse(conv, conv, "grouped or channels-first convolutions are not handled")
-        norms, features, current = [], None, conv
-        while True:
-            after = self._only_consumer(conv, current)
-            if getattr(after, "data_format", "channels_last") != "channels_last":
-                self._refuse(conv, after, "it is channels-first")
-            if features is None and type(after) is L.Conv2D and after.groups == 1:
-                return norms, after, None
-            if isinstance(after, L.Dense):
-                return norms, after, features
-            if features is None and isinstance(after, L.BatchNormalization):
-                if after.axis not in (-1, 3):
-                    self._refuse(conv, after, "it normalizes another axis than channels")
-                norms.append(after)
-            elif features is None and isinstance(after, TO_FEATURES):
-                features = after
-            elif not isinstance(after, FEATURE_WISE if features else CHANNEL_WISE):
-                self._refuse(conv, after, "Ps cannot tell which of its inputs are which channels")
-            current = after
-
-    def _only_consumer(self, conv: keras.layers.Layer, layer: keras.Operation) -> keras.Operation:
-        readers = self.consumers.get(layer.name, [])
-        if layer.name in self.outputs or len(readers) != 1:
-            where = "is a model output" if layer.name in self.outputs else f"feeds {len(readers)}"
-            self._refuse(conv, layer, f"its output {where} layers; Ps follows single chains")
-        return readers[0]
-
-    def _refuse(self, conv: keras.layers.Layer, layer: keras.Operation, why: str) -> None:
-        raise NotApplicableError(
-            f"{self.code} cannot remove filters of {conv.name!r}: its channels reach layer "
-            f"{layer.name!r} ({type(layer).__name__}) and {why}."
-        )
-
-
-def feature_rows(features: object, kept: np.ndarray) -> np.ndarray:
-    """Rows of the next dense kernel that read the kept channels.
-
-    A Flatten of (H, W, C) puts channel c of position (h, w) at row
-    h*W*C + w*C + c; a global pooling puts channel c at row c.
-    """
-    if not isinstance(features, L.Flatten):
-        return kept
-    _, height, width, channels = features.input.shape
-    positions = np.arange(height * width)[:, np.newaxis]
-    return (positions * channels + kept[np.newaxis, :]).ravel()
-
-
-def shrink_layer(
-    layer: keras.layers.Layer, x: object, kept_in: np.ndarray | None, kept_out: np.ndarray | None
-) -> object:
-    """A copy of ``layer`` on ``x`` keeping inputs ``kept_in`` and filters ``kept_out``."""
-    config = layer.get_config()
-    weights = layer.get_weights()
-    if isinstance(layer, L.BatchNormalization):
-        weights = [w[kept_in] for w in weights]  # gamma, beta, mean, variance per channel
-    else:
-        kernel, *bias = weights
-        if kept_in is not None:  # Dense kernel rows, Conv2D input channels: axis -2
-            kernel = np.take(kernel, kept_in, axis=-2)
-        if kept_out is not None:
-            kernel, bias = kernel[..., kept_out], [b[kept_out] for b in bias]
-            config["filters"] = len(kept_out)
-        weights = [kernel, *bias]
-    new = type(layer).from_config(config)
-    out = new(x)
-    new.set_weights(weights)
-    return out
+def removed_classes(graph: ChannelGraph, group: Group, fraction: float) -> list[int]:
+    """The channel classes of ``group`` with the smallest summed filter L1 norms."""
+    kept = set(strongest(graph.filter_norms(group), fraction).tolist())
+    return [c for i, c in enumerate(group.classes) if i not in kept]
 
 
 @register
@@ -168,12 +62,14 @@ class Ps(Technique):
     category = "pruning"
     applies_to = "conv"
     description = (
-        "Removes whole filters from each target convolution: it keeps those with the "
-        "largest L1 norm (all but a fraction of them, at least one) and shrinks what reads "
-        "their channels, the next convolution's input channels, batch-normalization "
-        "entries, or the matching rows of a dense kernel after a Flatten or global "
-        "pooling, then fine-tunes. The model gets really smaller and faster on any "
-        "runtime, with no sparse format needed. Branching graphs are not handled."
+        "Removes whole filters from the convolutions, group by group: convolutions whose "
+        "outputs a residual add or a squeeze-excite multiply ties together lose the same "
+        "channels, those with the smallest L1 norms summed across the group (a fraction of "
+        "them, at least one stays). Everything that carries or reads those channels shrinks "
+        "to match: batch norms, depthwise convolutions, squeeze-excite layers, the next "
+        "convolution, concatenations at their offsets, the dense rows after a Flatten or "
+        "global pooling. Then fine-tunes. The model gets really smaller and faster on any "
+        "runtime. Channels that reach the model's output or a softmax keep their width."
     )
     reference = (
         "Li, Kadav, Durdanovic, Samet, Graf. Pruning Filters for Efficient ConvNets. ICLR 2017."
@@ -199,8 +95,8 @@ class Ps(Technique):
 
         Args:
             model: the model to compress; it is not modified.
-            targets: Conv2D layer names; ``None`` means every Conv2D whose
-                channels Ps can follow to the layers reading them.
+            targets: Conv2D layer names, each pruning its whole group; ``None``
+                means every group of Conv2D filters whose width can change.
             data: when given, the pruned model is fine-tuned on it.
             fine_tune: fine-tuning budget; ``FineTune()`` by default.
 
@@ -208,40 +104,40 @@ class Ps(Technique):
             A new model with the same layer names and fewer filters.
         """
         source = as_functional(model)
-        graph = _Graph(source, self.code)
-        kept_in: dict[str, np.ndarray] = {}
-        kept_out: dict[str, np.ndarray] = {}
-        for conv in self._targets(source, targets, graph):
-            kept = kept_out[conv.name] = strongest_filters(conv.get_weights()[0], self.fraction)
-            norms, reader, features = graph.follow(conv)
-            for norm in norms:
-                kept_in[norm.name] = kept
-            kept_in[reader.name] = feature_rows(features, kept)
-        pruned = rebuild(
-            source,
-            {
-                name: lambda la, x: shrink_layer(la, x, kept_in.get(la.name), kept_out.get(la.name))
-                for name in {*kept_in, *kept_out}
-            },
-        )
+        graph = ChannelGraph(source)
+        removed = [
+            c
+            for group in self._groups(source, targets, graph)
+            for c in removed_classes(graph, group, self.fraction)
+        ]
+        pruned = narrow(graph, removed)
         if data is not None:
             training.fine_tune(pruned, data, fine_tune or FineTune())
         return pruned
 
-    def _targets(
-        self, model: keras.Model, targets: Sequence[str] | None, graph: _Graph
-    ) -> list[keras.layers.Layer]:
+    def _groups(
+        self, model: keras.Model, targets: Sequence[str] | None, graph: ChannelGraph
+    ) -> list[Group]:
+        """The groups the target convolutions make; by default every prunable conv group."""
         if targets or not layers_of_kind(model, "conv"):
-            return resolve_targets(model, targets, "conv", self.code)
-        chosen, reasons = [], []
-        for conv in layers_of_kind(model, "conv"):
-            try:
-                graph.follow(conv)
-                chosen.append(conv)
-            except NotApplicableError as error:
-                reasons.append(str(error))
+            groups = []
+            for conv in resolve_targets(model, targets, "conv", self.code):
+                group = graph.group_of(conv.name)
+                if group.blocked:
+                    raise NotApplicableError(
+                        f"{self.code} cannot remove filters of {conv.name!r}: {group.blocked}."
+                    )
+                groups.append(group)
+            return list(dict.fromkeys(groups))
+        convs = [g for g in graph.groups if any(_plain_conv(graph, p) for p in g.producers)]
+        chosen = [g for g in convs if g.blocked is None]
         if not chosen:
+            reason = convs[0].blocked if convs else "no ungrouped Conv2D makes channels"
             raise NotApplicableError(
-                f"{self.code} found no Conv2D layer whose filters it can remove. {reasons[0]}"
+                f"{self.code} found no Conv2D layer whose filters it can remove: {reason}."
             )
         return chosen
+
+
+def _plain_conv(graph: ChannelGraph, name: str) -> bool:
+    return is_kind(graph.model.get_layer(name), "conv")

@@ -25,6 +25,7 @@ from measurements.actions.registration import (
     check_model_fits,
     register_dataset,
     register_model_file,
+    register_reference_model,
     train_and_register_baseline,
 )
 from measurements.actions.results import LeaseLost, store_result
@@ -46,6 +47,7 @@ __all__ = [
     "queue_jobs",
     "register_dataset",
     "register_model_file",
+    "register_reference_model",
     "standard_sweep_texts",
     "store_compression",
     "store_result",

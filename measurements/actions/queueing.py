@@ -29,6 +29,26 @@ def standard_sweep_texts() -> list[str]:
     return texts
 
 
+def refuse_unrunnable(models: list[DNNModel], devices: list[Device]) -> None:
+    """Refuse reference models (no file to compress) and external devices (no driver).
+
+    Raises:
+        ValueError: naming each one.
+    """
+    external = [d.name for d in devices if d.is_external]
+    if external:
+        raise ValueError(
+            f"External devices never run jobs (import their results instead). "
+            f"Received: devices={external}"
+        )
+    references = [m.name for m in models if m.is_reference]
+    if references:
+        raise ValueError(
+            f"Reference models have no file to compress (import their results instead). "
+            f"Received: models={references}"
+        )
+
+
 def queue_jobs(
     models: list[DNNModel],
     plan_texts: list[str],
@@ -45,6 +65,7 @@ def queue_jobs(
 
     if any(t < 1 for t in threads):
         raise ValueError(f"Thread counts must be at least 1. Received: threads={threads}")
+    refuse_unrunnable(models, devices)
     plans = [CompressionPlan.parse(text) for text in plan_texts]
     jobs = []
     with transaction.atomic():

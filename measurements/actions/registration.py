@@ -104,6 +104,23 @@ def register_model_file(
     return row
 
 
+def register_reference_model(
+    name: str, architecture: str, dataset: Dataset, param_count: int = 0, user: Any = None
+) -> DNNModel:
+    """A model registered without a file: a paper's or another lab's, results imported.
+
+    It is never compressed (queue_jobs refuses it); its pages say "reference: no file".
+    """
+    return DNNModel.objects.create(
+        name=name,
+        architecture=architecture,
+        dataset=dataset,
+        param_count=param_count,
+        is_baseline=False,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
 def check_model_fits(model: Any, file_name: str, dataset: Dataset) -> None:
     """Refuse a model whose input or output does not match the dataset.
 

@@ -7,6 +7,7 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.c2 import C2
+from tests.compression import graph_models
 
 
 def _accuracy(model, data):
@@ -115,15 +116,42 @@ def test_it_classifies_digits_after_fine_tuning(lenet, digits, quick):
     assert _accuracy(out, digits) > 0.5
 
 
-def test_it_refuses_a_consumer_it_cannot_resize():
-    inputs = keras.Input(shape=(6, 6, 1))
-    x = keras.layers.Conv2D(4, 3, name="conv1")(inputs)
-    x = keras.layers.Conv2D(4, 3, name="conv2")(x)
-    x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.Flatten()(x)
-    model = keras.Model(inputs, keras.layers.Dense(2)(x))
-    with pytest.raises(NotApplicableError, match="BatchNormalization"):
-        C2().apply(model)
+def test_it_narrows_the_batch_norm_and_conv_after_a_bottlenecks_3x3_conv():
+    model = graph_models.bottleneck()
+    out = C2(alpha=0.5).apply(model)
+    # b1_2_conv and b2_2_conv (3x3, 4 filters) become separable with 2 filters;
+    # their batch norms and the 1x1 convs reading them narrow to 2 channels.
+    assert out.get_layer("b1_2_conv_pw").filters == 2
+    assert out.get_layer("b1_2_bn").get_weights()[0].shape == (2,)
+    assert out.get_layer("b1_3_conv").kernel.shape == (1, 1, 2, 12)
+    assert "b2_2_conv" not in [la.name for la in out.layers]
+    assert out.count_params() < model.count_params()
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    assert out.predict(x, verbose=0).shape == (2, 3)
+
+
+def test_it_refuses_a_target_it_would_not_shrink():
+    # b1_3_conv is 1x1 and feeds the residual add, so it keeps its 12 filters:
+    # a depthwise 1x1 plus a full pointwise conv is larger than the conv was.
+    with pytest.raises(NotApplicableError, match="'b1_3_conv' keeping 12 filters.*no fewer"):
+        C2(alpha=0.5).apply(graph_models.bottleneck(), targets=["b1_3_conv"])
+
+
+def test_it_keeps_a_tied_spatial_conv_at_full_width():
+    inputs = keras.Input(shape=(6, 6, 4))
+    a = keras.layers.Conv2D(8, 3, padding="same", name="a")(inputs)
+    b = keras.layers.Conv2D(8, 3, padding="same", name="b")(a)
+    merged = keras.layers.Add(name="merge")([a, b])
+    head = keras.layers.Dense(2, activation="softmax", name="head")
+    model = keras.Model(inputs, head(keras.layers.GlobalAveragePooling2D()(merged)))
+    out = C2(alpha=0.5).apply(model, targets=["b"])
+    assert out.get_layer("b_pw").filters == 8
+    assert out.get_layer("merge").output.shape[-1] == 8
+
+
+def test_it_refuses_a_network_whose_spatial_convs_are_depthwise_already():
+    with pytest.raises(NotApplicableError, match="has none besides its first \\('stem'\\)"):
+        C2().apply(graph_models.inverted_residual())
 
 
 @pytest.mark.parametrize("alpha", [0, -0.5, 1.5, "half", True, None])

@@ -6,6 +6,7 @@ from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.kd import KD, build_distiller, logits_view, student_architecture
 from compression.training import FineTune
+from tests.compression import graph_models
 
 
 def softmax(z):
@@ -111,3 +112,23 @@ def test_it_refuses_a_model_without_a_softmax_output():
     regressor = keras.Model(inputs, keras.layers.Dense(1, name="value")(inputs))
     with pytest.raises(NotApplicableError, match="output layer applies a softmax"):
         student_architecture(regressor, 0.5, logits=True)
+
+
+def test_it_narrows_residual_streams_and_squeeze_excite_consistently():
+    model = graph_models.squeeze_excite()
+    student = student_architecture(model, 0.5, logits=False)
+    assert student.get_layer("stem").filters == 4
+    assert student.get_layer("se_expand").filters == 4  # the scale follows its channels
+    assert student.get_layer("se_reshape").target_shape == (1, 1, 4)
+    assert student.get_layer("se_reduce").filters == 2
+    assert student.get_layer("head").units == 3
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    assert student.predict(x, verbose=0).shape == (2, 3)
+
+
+def test_it_builds_a_student_of_a_keras_efficientnet():
+    teacher = keras.applications.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=10)
+    student = student_architecture(teacher, 0.5, logits=True)
+    assert student.count_params() < teacher.count_params() / 2
+    assert student.get_layer("block2b_add").output.shape[-1] == 12
+    assert student.get_layer("predictions").get_config()["activation"] == "linear"

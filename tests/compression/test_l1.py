@@ -8,6 +8,7 @@ from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.l1 import L1
 from compression.training import FineTune
+from tests.compression import graph_models
 
 
 def _accuracy(model, data):
@@ -116,3 +117,37 @@ def test_it_round_trips_its_config():
 def test_it_needs_a_conv2d():
     with pytest.raises(NotApplicableError, match="Conv2D"):
         L1().apply(_dense_only())
+
+
+def test_it_replaces_the_3x3_convs_of_bottlenecks_and_shrinks_the_model():
+    model = graph_models.bottleneck()
+    out = L1().apply(model)
+    names = {la.name for la in out.layers}
+    assert {"b1_2_conv_concat", "b2_2_conv_concat"} <= names and "b1_1_conv" in names
+    assert (
+        out.get_layer("b1_2_conv_concat").output.shape == model.get_layer("b1_2_conv").output.shape
+    )
+    assert out.count_params() < model.count_params()
+
+
+def test_it_lowers_the_squeeze_until_the_module_shrinks_the_layer():
+    inputs = keras.Input(shape=(6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, name="conv1")(inputs)
+    x = keras.layers.Conv2D(64, 3, name="wide")(x)  # m = 16 Cin: m/8 squeeze would grow it
+    model = keras.Model(inputs, keras.layers.Flatten()(x))
+    out = L1().apply(model)
+    assert out.get_layer("wide_squeeze").filters < 64 // 8
+    assert out.count_params() < model.count_params()
+
+
+def test_it_refuses_to_widen_or_to_narrow_tied_channels():
+    model = graph_models.bottleneck()
+    with pytest.raises(NotApplicableError, match="would widen 'b1_2_conv' past 4 channels"):
+        L1(expand=4).apply(model, targets=["b1_2_conv"])
+    with pytest.raises(NotApplicableError, match="'b1_3_conv' must keep its 12 channels: its"):
+        L1(expand=2).apply(model, targets=["b1_3_conv"])
+
+
+def test_it_refuses_a_network_whose_spatial_convs_are_depthwise_already():
+    with pytest.raises(NotApplicableError, match="1x1 and its 1 spatial ones are depthwise"):
+        L1().apply(graph_models.inverted_residual())

@@ -6,7 +6,8 @@ import pytest
 
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
-from compression.techniques.l2 import L2
+from compression.techniques.l2 import L2, mlpconv_init
+from tests.compression import graph_models
 
 
 def _accuracy(model, data):
@@ -97,3 +98,37 @@ def test_it_takes_no_parameters():
 def test_it_needs_a_conv2d():
     with pytest.raises(NotApplicableError, match="Conv2D"):
         L2().apply(_dense_only())
+
+
+def test_it_initialises_a_pointwise_conv_wider_than_its_rank_without_crashing():
+    # A 1x1 conv from 16 to 96 channels has rank <= 16: 48 hidden filters hold it exactly.
+    kernel = np.random.default_rng(0).normal(size=(1, 1, 16, 96)).astype("float32")
+    first, middle, last = mlpconv_init(kernel, hidden=48)
+    # Input channel i alone (x = e_i) must give kernel row i through relu, 1x1, 1x1.
+    hidden = np.maximum(np.eye(16) @ first.reshape(16, 48), 0)
+    rebuilt = hidden @ middle.reshape(48, 48) @ last.reshape(48, 96)
+    np.testing.assert_allclose(rebuilt, kernel.reshape(16, 96), atol=1e-4)
+
+
+def test_it_lowers_the_hidden_width_so_a_pointwise_target_still_shrinks():
+    inputs = keras.Input(shape=(4, 4, 16))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1")(inputs)
+    x = keras.layers.Conv2D(96, 1, name="wide")(keras.layers.Conv2D(16, 1, name="mid")(x))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    out = L2().apply(model, targets=["wide"])
+    assert out.get_layer("wide_conv").filters == 12  # 12^2 + 114*12 + 96 < 16*96 + 96
+    assert out.count_params() < model.count_params()
+    tiny_in = keras.Input(shape=(4, 4, 2))
+    tiny = keras.Model(tiny_in, keras.layers.Conv2D(2, 1, name="tiny")(tiny_in))
+    with pytest.raises(NotApplicableError, match="no Mlpconv block for 'tiny' has fewer .* 6"):
+        L2().apply(tiny, targets=["tiny"])
+
+
+def test_it_replaces_the_3x3_convs_of_bottlenecks_keeping_their_width():
+    model = graph_models.bottleneck()
+    out = L2().apply(model)
+    for name in ("b1_2_conv", "b2_2_conv"):
+        assert out.get_layer(f"{name}_mlp2").filters == 4
+    assert out.count_params() < model.count_params()
+    with pytest.raises(NotApplicableError, match="none besides its first"):
+        L2().apply(graph_models.inverted_residual())

@@ -133,19 +133,69 @@ def test_it_shrinks_batch_norm_entries_and_follows_flatten_through_dropout():
     )
 
 
-def test_it_refuses_to_prune_into_branches_and_names_the_layer():
+def fork_model():
+    """stem -> (left 3x3, right 1x1) -> add -> global pooling -> softmax head."""
     inputs = keras.Input(shape=(6, 6, 1))
     stem = keras.layers.Conv2D(4, 3, padding="same", name="stem")(inputs)
-    left = keras.layers.Conv2D(4, 3, padding="same", name="left")(stem)
-    right = keras.layers.Conv2D(4, 1, name="right")(stem)
+    left = keras.layers.Conv2D(6, 3, padding="same", name="left")(stem)
+    right = keras.layers.Conv2D(6, 1, name="right")(stem)
     merged = keras.layers.Add(name="merge")([left, right])
-    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(merged)), name="fork")
-    with pytest.raises(NotApplicableError, match="'stem'.*feeds 2 layers"):
-        Ps().apply(model, targets=["stem"])
-    with pytest.raises(NotApplicableError, match="'left'.*layer 'merge' \\(Add\\)"):
-        Ps().apply(model, targets=["left"])
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(merged)
+    outputs = keras.layers.Dense(2, activation="softmax", name="head")(pooled)
+    model = keras.Model(inputs, outputs, name="fork")
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.weights])
+    return model
+
+
+def test_it_prunes_the_inputs_of_a_residual_add_alike_by_their_summed_norms():
+    model = fork_model()
+    pruned = Ps(fraction=0.5).apply(model)
+    left, right = (model.get_layer(n).get_weights()[0] for n in ("left", "right"))
+    summed = np.abs(left).sum(axis=(0, 1, 2)) + np.abs(right).sum(axis=(0, 1, 2))
+    keep = sorted(np.argsort(-summed)[:3].tolist())
+    stem_keep = kept_by_l1(model.get_layer("stem").get_weights()[0], 2)
+    np.testing.assert_array_equal(
+        pruned.get_layer("left").get_weights()[0], left[:, :, stem_keep][..., keep]
+    )
+    np.testing.assert_array_equal(
+        pruned.get_layer("right").get_weights()[0], right[:, :, stem_keep][..., keep]
+    )
+    head = model.get_layer("head").get_weights()[0]
+    np.testing.assert_array_equal(pruned.get_layer("head").get_weights()[0], head[keep])
+    silenced = copy_of(model)
+    silence(silenced, "stem", stem_keep)
+    silence(silenced, "left", keep)
+    silence(silenced, "right", keep)
+    x = np.random.default_rng(1).normal(size=(3, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(
+        pruned.predict(x, verbose=0), silenced.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def test_it_refuses_a_target_whose_channels_must_keep_their_width():
+    inputs = keras.Input(shape=(6, 6, 1))
+    a = keras.layers.Conv2D(4, 3, name="a")(inputs)
+    odd = keras.layers.Lambda(lambda t: t[..., ::-1], name="flip")(a)
+    model = keras.Model(inputs, keras.layers.Flatten()(odd), name="odd")
+    with pytest.raises(NotApplicableError, match=r"'a': layer 'flip' \(Lambda\) is an operation"):
+        Ps().apply(model, targets=["a"])
     with pytest.raises(NotApplicableError, match="no Conv2D layer whose filters it can remove"):
         Ps().apply(model)
+
+
+def test_it_prunes_every_group_of_a_keras_mobilenet_v2():
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
+    )
+    pruned = Ps(fraction=0.5).apply(model)
+    assert pruned.count_params() < 0.5 * model.count_params()
+    for name in ("Conv1", "block_1_expand", "block_16_project", "Conv_1"):
+        assert pruned.get_layer(name).filters == model.get_layer(name).filters // 2
+    # Residual streams are pruned alike: each block's project keeps the add's width.
+    assert pruned.get_layer("block_2_add").output.shape[-1] == 4
+    x = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    assert pruned.predict(x, verbose=0).shape == (2, 10)
 
 
 def test_it_prunes_only_the_convolutions_it_can_follow_by_default():

@@ -1,4 +1,4 @@
-"""`manage.py demo`: a real architecture on upscaled digits, queued once, idempotent."""
+"""`manage.py demo`: a real architecture (ResNet-8) on upscaled digits, queued once, idempotent."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,7 +10,7 @@ from measurements.models import Dataset, DNNModel, Job
 pytestmark = pytest.mark.django_db
 
 
-def test_it_trains_the_demo_mobilenet_on_32x32_digits_and_queues_the_sweep_once(
+def test_it_trains_the_demo_resnet_on_32x32_digits_and_queues_the_sweep_once(
     settings, tmp_path, capsys
 ):
     settings.MEDIA_ROOT = str(tmp_path)
@@ -18,15 +18,15 @@ def test_it_trains_the_demo_mobilenet_on_32x32_digits_and_queues_the_sweep_once(
     call_command("demo", "--epochs", "1", "--no-run")
     dataset = Dataset.objects.get(name="digits32")
     assert dataset.input_shape == [32, 32, 1]
-    model = DNNModel.objects.get(name="mobilenet-digits32")
-    assert (model.architecture, model.dataset_id) == ("mobilenet", dataset.pk)
+    model = DNNModel.objects.get(name="resnet8-digits32")
+    assert (model.architecture, model.dataset_id) == ("resnet", dataset.pk)
     queued = Job.objects.filter(artifact__model=model)
     assert queued.count() == 2 * len(standard_sweep_texts())
     assert set(queued.values_list("num_threads", flat=True)) == {1, 2}
     assert get_user_model().objects.get(username="demo").is_staff
 
     call_command("demo", "--epochs", "1", "--no-run")
-    assert DNNModel.objects.filter(name="mobilenet-digits32").count() == 1
+    assert DNNModel.objects.filter(name="resnet8-digits32").count() == 1
     assert Job.objects.count() == queued.count()
     out = capsys.readouterr().out
     assert "Queued 0 job(s)" in out and "Log in with demo / compresso-demo" in out

@@ -43,9 +43,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from measurements.figures import FIGURES
+from measurements.figures import FIGURES, STATIC_FIGURES
+from measurements.imports import FORMULA_STARTS as FORMULA_START_CHARS
 from measurements.models import Plan, Result
-from webapp.api import filters
+from measurements.provenance import (
+    IMPORTED,
+    IMPORTED_STATIC_KEY,
+    MEASURED,
+    describe,
+    imported_static,
+)
+from webapp.api import export_copy, filters
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.serializers import plan_codes
 
@@ -87,13 +95,14 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("file_size", "artifact__file_size", "int"),
     Column("gzip_size", "artifact__gzip_size", "int"),
+    Column("static_source", "artifact__static_metrics", "static_source"),
     Column("source", "source", "text"),
     Column("source_label", "source_label", "text"),
     Column("job", "job_id", "int"),
     Column("created_at", "created_at", "time"),
 )
 # pandas dtypes that keep integers integral next to missing values, and floats exact.
-_PANDAS = {"int": "Int64", "float": "float64", "bool": "bool"}
+_PANDAS = {"int": "Int64", "float": "float64", "bool": "boolean"}  # boolean: None stays empty
 _ARROW = {
     "int": pa.int64(),
     "float": pa.float64(),
@@ -104,6 +113,12 @@ ARROW_SCHEMA = pa.schema([(c.name, _ARROW.get(c.kind, pa.string())) for c in COL
 
 
 CODES_AT = next(i for i, c in enumerate(COLUMNS) if c.kind == "codes")
+STATIC_SOURCE_AT = next(i for i, c in enumerate(COLUMNS) if c.kind == "static_source")
+STATIC_AT = tuple(i for i, c in enumerate(COLUMNS) if c.name in STATIC_FIGURES)
+# Text cells a spreadsheet would run as a formula get a leading quote (OWASP's advice);
+# the import takes it off again (measurements.imports.unescape_formula).
+FORMULA_STARTS = tuple(FORMULA_START_CHARS)
+TEXT_AT = tuple(i for i, c in enumerate(COLUMNS) if c.kind in ("text", "codes", "static_source"))
 
 
 def iter_chunks(queryset: QuerySet, chunk_rows: int | None = None) -> Iterator[list[tuple]]:
@@ -114,12 +129,24 @@ def iter_chunks(queryset: QuerySet, chunk_rows: int | None = None) -> Iterator[l
     otherwise goes to building objects and decoding JSON.
     """
     chunk_rows = chunk_rows or CHUNK_ROWS
-    texts = {f"{c.name}_text": Cast(c.path, TextField()) for c in COLUMNS if c.kind == "json"}
-    paths = [f"{c.name}_text" if c.kind == "json" else c.path for c in COLUMNS]
+    as_text = {c.name for c in COLUMNS if c.kind in ("json", "static_source")}
+    texts = {f"{c.name}_text": Cast(c.path, TextField()) for c in COLUMNS if c.name in as_text}
+    paths = [f"{c.name}_text" if c.name in as_text else c.path for c in COLUMNS]
     rows = queryset.annotate(**texts).values_list(*paths).iterator(chunk_size=chunk_rows)
     codes = PlanCodes()
     while chunk := list(islice(rows, chunk_rows)):
-        yield codes.replace(chunk, CODES_AT)
+        yield [_with_static_source(row) for row in codes.replace(chunk, CODES_AT)]
+
+
+def _with_static_source(row: tuple) -> tuple:
+    """The row with the artifact's static_metrics text replaced by where its statics came from."""
+    metrics = row[STATIC_SOURCE_AT]
+    if metrics and f'"{IMPORTED_STATIC_KEY}"' in metrics:  # parse only what can say imported
+        imported = imported_static(json.loads(metrics))
+        source = describe(IMPORTED, str(imported.get("source_label") or "source not named"))
+    else:
+        source = MEASURED if any(row[i] is not None for i in STATIC_AT) else ""
+    return (*row[:STATIC_SOURCE_AT], source, *row[STATIC_SOURCE_AT + 1 :])
 
 
 class PlanCodes(dict):
@@ -135,13 +162,31 @@ class PlanCodes(dict):
 
 
 def csv_parts(chunks: Iterable[list[tuple]]) -> Iterator[bytes]:
-    """CSV text, the header first (alone if there are no rows)."""
+    """CSV text, the header first (alone if there are no rows); formula-like text escaped."""
     header = True
     for chunk in chunks:
-        yield _frame(chunk).to_csv(index=False, header=header).encode("utf-8")
+        yield (
+            _frame([escape_row(row) for row in chunk])
+            .to_csv(index=False, header=header)
+            .encode("utf-8")
+        )
         header = False
     if header:
         yield _frame([]).to_csv(index=False).encode("utf-8")
+
+
+def escape_formula(value: Any) -> Any:
+    """``value`` with a leading quote when it is text starting with = + - @ (or tab, CR)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def escape_row(row: tuple) -> tuple:
+    """The row with every text cell escaped (escape_formula)."""
+    if not any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in TEXT_AT):
+        return row
+    return tuple(escape_formula(v) if i in TEXT_AT else v for i, v in enumerate(row))
 
 
 def _frame(chunk: list[tuple]) -> pd.DataFrame:
@@ -150,7 +195,10 @@ def _frame(chunk: list[tuple]) -> pd.DataFrame:
         if column.kind in _PANDAS:
             frame[column.name] = frame[column.name].astype(_PANDAS[column.kind])
         elif column.kind == "time":
-            frame[column.name] = [moment.isoformat() for moment in frame[column.name]]
+            # One format whatever the database: microseconds always written.
+            frame[column.name] = [
+                moment.isoformat(timespec="microseconds") for moment in frame[column.name]
+            ]
     return frame
 
 
@@ -282,8 +330,10 @@ class ResultExportView(APIView):
         rows = filters.apply_filters(Result.objects.order_by("pk"), query, filters.RESULT_PARAMS)
         rows = filters.apply_ordering(rows, query, filters.RESULT_ORDERING)
         media_type, extension, write = FORMATS[file_format]
-        response = StreamingHttpResponse(
-            stream(write(iter_chunks(rows)), request._request), content_type=media_type
-        )
+        if file_format == "csv" and export_copy.supported(rows):
+            parts = export_copy.copy_parts(rows, COLUMNS)  # PostgreSQL formats the rows
+        else:
+            parts = write(iter_chunks(rows))
+        response = StreamingHttpResponse(stream(parts, request._request), content_type=media_type)
         response["Content-Disposition"] = f'attachment; filename="results.{extension}"'
         return response

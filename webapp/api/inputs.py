@@ -34,11 +34,18 @@ class DatasetCreateSerializer(serializers.Serializer):
 class DNNModelUploadSerializer(serializers.Serializer):
     """A trained .keras file; it is loaded in Keras safe mode before it is stored."""
 
-    file = serializers.FileField(help_text="The trained .keras file.")
+    file = serializers.FileField(
+        required=False,
+        help_text="The trained .keras file; leave it out to register a reference model "
+        "(a paper's or another lab's: no file, its results imported, never compressed).",
+    )
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     name = serializers.CharField(max_length=100, validators=[NOT_BLANK])
     architecture = serializers.CharField(max_length=100, validators=[NOT_BLANK])
     is_baseline = serializers.BooleanField(default=True)
+    param_count = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, help_text="Reference models only."
+    )
 
     def validate_name(self, name: str) -> str:
         if DNNModel.objects.filter(name=name).exists():
@@ -78,6 +85,22 @@ class JobQueueSerializer(serializers.Serializer):
     protocol = serializers.DictField(
         required=False, default=dict, help_text="Measurement protocol overrides."
     )
+
+    def validate_models(self, models: list[DNNModel]) -> list[DNNModel]:
+        references = [m.name for m in models if m.is_reference]
+        if references:
+            raise serializers.ValidationError(
+                f"Reference models have no file to compress. Received: {references}"
+            )
+        return models
+
+    def validate_devices(self, devices: list[Device]) -> list[Device]:
+        external = [d.name for d in devices if d.is_external]
+        if external:
+            raise serializers.ValidationError(
+                f"External devices never run jobs. Received: {external}"
+            )
+        return devices
 
     def validate_plans(self, texts: list[str]) -> list[str]:
         from compression.plan import Plan as CompressionPlan
@@ -121,9 +144,18 @@ class QueuedSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField())
 
 
+class DuplicateRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1 = first data row.")
+    result = serializers.IntegerField(allow_null=True, help_text="The stored result it repeats.")
+    same_as_row = serializers.IntegerField(allow_null=True, help_text="An earlier row it repeats.")
+
+
 class ImportedSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     ids = serializers.ListField(child=serializers.IntegerField())
+    duplicates = DuplicateRowSerializer(many=True, help_text="Rows skipped: identical results.")
+    created_models = serializers.ListField(child=serializers.CharField())
+    created_devices = serializers.ListField(child=serializers.CharField())
 
 
 class ImportUploadSerializer(serializers.Serializer):
@@ -134,6 +166,17 @@ class ImportUploadSerializer(serializers.Serializer):
         default="",
         allow_blank=True,
         help_text="Where the rows come from, for rows without a source_label column value.",
+    )
+    on_duplicate = serializers.ChoiceField(
+        choices=["skip", "error", "keep"],
+        default="skip",
+        help_text="A row identical to a stored result or an earlier row: skip it (reported), "
+        "refuse the file, or keep it.",
+    )
+    create_missing = serializers.BooleanField(
+        default=False,
+        help_text="Create unknown devices as external devices and unknown models as reference "
+        "models (no file; the row's dataset column names a registered dataset).",
     )
 
 

@@ -1,9 +1,9 @@
 """GET /api/pareto: the non-dominated results for a filter and a metric pair.
 
-The front is computed by ``measurements.pareto.pareto_front`` over the
-metrics of ``measurements.pareto.METRICS``, the computation the dashboard and
-the selector use; ``front_of`` is the query side, shared by any caller with a
-queryset of results.
+The front follows ``measurements.pareto.pareto_front``'s rule over the
+metrics of ``measurements.pareto.METRICS``, computed by the database
+(``measurements.front_query``) over one point per plan; ``front_of`` is the
+query side, shared by any caller with a queryset of results.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from measurements.front_query import front_ids
 from measurements.models import Result
-from measurements.pareto import METRICS, Metric, get_metric, pareto_front
+from measurements.pareto import METRICS, Metric, get_metric
 from webapp.api import filters
 from webapp.api import serializers as s
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
@@ -28,18 +29,20 @@ from webapp.api.views import RESULT_QUERYSET
 
 
 def front_of(results: QuerySet, metrics: Sequence[Metric]) -> tuple[list[Result], int]:
-    """The non-dominated results of ``results`` over ``metrics``, by the first metric.
+    """The non-dominated results of ``results`` over two ``metrics``, by the first metric.
+
+    One point per plan: of the results of one artifact on one device at one
+    thread count, only the newest with both figures counts
+    (``measurements.front_query``, computed by the database).
 
     Returns:
-        The front, and how many results had every figure (the candidates).
+        The front, and how many plans had a result with both figures (the candidates).
     """
-    rows = list(results.values_list("pk", *(m.field for m in metrics)))
-    points = [row[1:] for row in rows]
-    chosen = pareto_front(points, [m.goal for m in metrics])
-    candidates = sum(1 for point in points if None not in point)
-    by_pk = RESULT_QUERYSET.in_bulk([rows[i][0] for i in chosen])
-    front = [by_pk[rows[i][0]] for i in chosen]
-    front.sort(key=lambda r: (_value(r, metrics[0]), r.pk))
+    x, y = metrics
+    chosen, candidates = front_ids(results, x, y)
+    by_pk = RESULT_QUERYSET.in_bulk([pk for pk, _ in chosen])
+    front = list(by_pk.values())
+    front.sort(key=lambda r: (_value(r, x), r.pk))
     return front, candidates
 
 

@@ -17,6 +17,7 @@ from device_runner.drivers.settings_schema import DeviceSettingsError
 from measurements.figures import has_nul
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 from measurements.op_breakdown import ms_by_type
+from measurements.provenance import figure_sources
 from webapp.api.inputs import NOT_BLANK
 
 
@@ -58,6 +59,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 class DNNModelSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
+    is_reference = serializers.BooleanField(read_only=True, help_text="Registered without a file.")
     created_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -74,6 +76,7 @@ class DNNModelSerializer(serializers.ModelSerializer):
             "sha256",
             "param_count",
             "is_baseline",
+            "is_reference",
             "created_by",
             "created_at",
         ]
@@ -270,7 +273,7 @@ class LatencySerializer(serializers.Serializer):
     )
     runs = serializers.IntegerField(allow_null=True)
     stop_reason = serializers.CharField()
-    stable = serializers.BooleanField()
+    stable = serializers.BooleanField(allow_null=True, help_text="null: not stated (imported).")
     init_ms = serializers.FloatField(allow_null=True)
     first_inference_ms = serializers.FloatField(allow_null=True)
 
@@ -336,6 +339,10 @@ class ResultSerializer(serializers.ModelSerializer):
     quality = QualitySerializer(source="*", read_only=True)
     op_breakdown = OpBreakdownSerializer(source="*", read_only=True)
     static = StaticSerializer(source="artifact", read_only=True)
+    figure_sources = serializers.SerializerMethodField(
+        help_text="measured / estimated / predicted / imported (source label), per figure group "
+        "and per static figure."
+    )
 
     class Meta:
         model = Result
@@ -360,10 +367,15 @@ class ResultSerializer(serializers.ModelSerializer):
             "quality",
             "op_breakdown",
             "static",
+            "figure_sources",
             "provenance",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField())
+    def get_figure_sources(self, result: Result) -> dict[str, Any]:
+        return figure_sources(result)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_techniques(self, result: Result) -> list[str]:

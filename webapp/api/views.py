@@ -164,6 +164,8 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
         form = inputs.DNNModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        if "file" not in data:
+            return self._reference(data)
         with tempfile.TemporaryDirectory() as tmp:
             # The upload's own name, so the loader's messages name the file the user sent.
             path = Path(tmp) / get_valid_filename(Path(data["file"].name).name)
@@ -181,6 +183,20 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
             except IntegrityError:
                 return _bad("name", f"A model called {data['name']!r} exists already.")
         row = self.get_queryset().get(pk=row.pk)
+        body = s.DNNModelSerializer(row, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def _reference(self, data: dict) -> Response:
+        """A model registered without a file (reference: no file)."""
+        from measurements.actions import register_reference_model
+
+        try:
+            row = register_reference_model(
+                data["name"], data["architecture"], data["dataset"],
+                data.get("param_count", 0), user=self.request.user,
+            )  # fmt: skip
+        except IntegrityError:
+            return _bad("name", f"A model called {data['name']!r} exists already.")
         body = s.DNNModelSerializer(row, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 

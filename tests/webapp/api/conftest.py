@@ -100,8 +100,14 @@ def world(db) -> World:
 
     def measured(name, model, plan, device, threads=1, **figures) -> Result:
         # Rows built directly: the factories' setdefault(…, make_x()) builds extra rows.
+        # The export mode is the plan's (its quantization step), as compression writes it.
+        mode = "int8" if plan.canonical.endswith("Q-int8") else "float32"
         artifact = Artifact.objects.create(
-            model=model, plan=plan, status="ready", file_size=figures.pop("file_size")
+            model=model,
+            plan=plan,
+            status="ready",
+            file_size=figures.pop("file_size"),
+            export_mode=mode,
         )
         job = Job.objects.create(
             artifact=artifact, device=device, num_threads=threads, status="succeeded"

@@ -13,7 +13,7 @@ from django.http import StreamingHttpResponse
 
 from measurements.figures import FIGURES
 from measurements.models import Result
-from webapp.api import export
+from webapp.api import export, export_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -119,10 +119,13 @@ def test_it_exports_parquet_one_row_group_per_chunk(reader, world, monkeypatch):
 
 def test_it_streams_in_chunks_rather_than_building_the_whole_file(reader, world, monkeypatch):
     monkeypatch.setattr(export, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(export_copy, "PART_BYTES", 1)  # PostgreSQL: one part per COPY block
     response = reader.get("/api/results/export?format=csv")
     parts = list(response.streaming_content)
-    assert len(parts) == 4  # one part per chunk of one row, the header in the first
+    # One part per row (pandas: the header in the first; COPY: the header alone first).
+    assert len(parts) == (5 if export_copy.supported(Result.objects.all()) else 4)
     assert parts[0].startswith(b"id,model,") and not parts[1].startswith(b"id,")
+    assert all(part.count(b"\n") == 1 for part in parts[1:])
 
 
 def test_it_pulls_chunks_through_an_async_iterator_under_asgi(world):
@@ -149,3 +152,46 @@ def test_it_answers_a_bad_export_parameter_with_a_json_400(reader, world, query,
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert parameter in response.json()
+
+
+def test_it_escapes_formula_like_text_in_every_csv_and_imports_it_back(signed_in, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from measurements.models import Device
+    from tests.webapp.dashboard.helpers_analysis import logged_in
+
+    Device.objects.filter(pk=world.laptop.pk).update(name="=HYPERLINK(1)")
+    Result.objects.filter(pk=world.results["base"].pk).update(source_label="@SUM(A1)")
+    body = body_of(signed_in.get("/api/results/export?format=csv&ordering=id"))
+    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    assert set(frame["device"]) == {"'=HYPERLINK(1)", "jetson-tx2"}
+    assert "'@SUM(A1)" in set(frame["source_label"])
+    assert not any(cell.startswith(("=", "+", "@")) for cell in frame.to_numpy().ravel())
+    compare = logged_in().get(f"/compare.csv?dataset={world.digits.pk}")  # the dashboard's CSV
+    assert compare.status_code == 200 and b"'=HYPERLINK(1)" in compare.content
+    assert b"\n=" not in compare.content and b",=" not in compare.content
+    upload = {
+        "file": SimpleUploadedFile("back.csv", body),
+        "on_duplicate": "keep",
+        "source_label": "lab",
+    }
+    answer = signed_in.post("/api/results/import", upload, format="multipart")
+    assert answer.status_code == 201, answer.content
+    copy = Result.objects.filter(source="imported", source_label="@SUM(A1)").get()
+    assert copy.device.name == "=HYPERLINK(1)"  # the quote came off on the way in
+
+
+def test_it_writes_the_same_csv_through_copy_as_through_pandas(world):
+    # PostgreSQL formats the CSV itself (COPY); elsewhere pandas does: the same file either way.
+    awkward_figures(world)
+    rows = Result.objects.order_by("pk")
+    pandas_text = b"".join(export.csv_parts(export.iter_chunks(rows)))
+    if not export_copy.supported(rows):
+        assert Result.objects.db == "default"  # SQLite: only the pandas writer applies
+        return
+    copy_text = b"".join(export_copy.copy_parts(rows, export.COLUMNS))
+
+    def read(text: bytes) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(text), dtype=str, keep_default_na=False)
+
+    pd.testing.assert_frame_equal(read(pandas_text), read(copy_text))

@@ -122,8 +122,8 @@ def test_it_shows_every_figure_with_its_unit_ci_and_method(viewer, pair):
     assert "1,234" in body and "stopped: ci_reached" in body
     assert "the CI rule was not met" in body  # stable = False said plainly
     assert "0.750 mJ" in body and "estimated (AdaDeep eq. 5)" in body
-    assert "3.00 MiB" in body  # peak memory
-    assert "93.0 %" in body and "2,500 MACs" in body and "19.5 KiB" in body
+    assert "3.15 MB" in body  # peak memory, 3 x 1024 x 1024 bytes
+    assert "93.0 %" in body and "2,500 MACs" in body and "20.0 kB" in body
     assert "<code>W1f</code>" in body and "k=4" in body and "fc1" in body  # the plan's step
     assert_clean(body)
 

@@ -17,7 +17,7 @@ from tests.webapp.dashboard.helpers_analysis import (
     plan,
     step,
 )
-from webapp.dashboard.analysis.units import KIB
+from webapp.dashboard.analysis.units import KB
 
 pytestmark = pytest.mark.django_db
 SPARSITIES = (0.2, 0.4, 0.6, 0.8)
@@ -82,10 +82,10 @@ def test_it_plots_file_and_gzip_size_against_sparsity(viewer, world):
     body = viewer.get("/sweeps/").content.decode()
     figure = embedded_json(body, "sparsity-size")
     lines = {t["name"]: t for t in figure["data"]}
-    assert "KiB" in figure["layout"]["yaxis"]["title"]["text"]
-    assert lines["lenet: W3(s=·)@fc1 — .tflite"]["y"] == pytest.approx([40_000 / KIB] * 5)
+    assert "kB" in figure["layout"]["yaxis"]["title"]["text"]
+    assert lines["lenet: W3(s=·)@fc1 — .tflite"]["y"] == pytest.approx([40_000 / KB] * 5)
     gzip = lines["lenet: W3(s=·)@fc1 — gzip -9"]["y"]
-    assert gzip == pytest.approx([36_000 / KIB] + [int(36_000 * (1 - s)) / KIB for s in SPARSITIES])
+    assert gzip == pytest.approx([36_000 / KB] + [int(36_000 * (1 - s)) / KB for s in SPARSITIES])
 
 
 def test_it_plots_latency_against_threads_for_the_baseline_and_quantized_models(viewer, world):

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from webapp.api.export import escape_formula
 from webapp.dashboard.analysis import params, queries, scope, speedup, units
 from webapp.dashboard.analysis.queries import Normalised, PlanInfo
 
@@ -35,6 +36,11 @@ class CompareRow:
     def pk(self) -> int:
         """The compressed result's id."""
         return self.norm.row["pk"]
+
+    @property
+    def source(self) -> str:
+        """How the compressed result's figures were obtained (measured, imported (label))."""
+        return queries.figures_source(self.norm.row)
 
     @property
     def threads(self) -> int:
@@ -174,6 +180,8 @@ def records(page: Compare) -> list[dict[str, Any]]:
                 "gzip_size_reduction_x": n.gzip,
                 "size_verdict": n.size_verdict,
                 "flags": "; ".join(n.flags),
+                "figures_source": queries.figures_source(row),
+                "baseline_figures_source": queries.figures_source(base),
             }
         )
     return out
@@ -198,7 +206,12 @@ def csv_text(page: Compare) -> str:
     # Counts stay integers even with gaps; ratios and figures keep 6 significant digits,
     # more than any measured figure here is known to.
     frame = frame.astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
+    for column in TEXT_COLUMNS:  # a model or plan name a spreadsheet would run as a formula
+        frame[column] = frame[column].map(escape_formula)
     return frame.to_csv(index=False, float_format="%.6g")
+
+
+TEXT_COLUMNS = ("model", "plan", "device", "figures_source", "baseline_figures_source")
 
 
 INTEGER_COLUMNS = (
@@ -219,5 +232,6 @@ def records_columns() -> tuple[str, ...]:
         "baseline_latency_ci95_ms", "speedup_x", "speedup_low_x", "speedup_high_x",
         "latency_verdict", "energy_mj", "energy_method", "baseline_energy_mj",
         "energy_reduction_x", "file_size_bytes", "gzip_size_bytes", "file_size_reduction_x",
-        "gzip_size_reduction_x", "size_verdict", "flags",
+        "gzip_size_reduction_x", "size_verdict", "flags", "figures_source",
+        "baseline_figures_source",
     )  # fmt: skip

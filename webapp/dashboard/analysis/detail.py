@@ -13,7 +13,13 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 
 from measurements.models import Result
-from measurements.provenance import COMPARABLE_KEYS, comparable
+from measurements.provenance import (
+    COMPARABLE_KEYS,
+    IMPORTED,
+    comparable,
+    result_figure_source,
+    static_figure_source,
+)
 from webapp.dashboard.analysis import breakdown, queries, speedup, units
 from webapp.dashboard.analysis.breakdown import Breakdown, OpDiff, TypeDiff
 from webapp.dashboard.analysis.queries import Normalised, PlanInfo
@@ -37,6 +43,13 @@ class Detail:
     type_diffs: list[TypeDiff] = field(default_factory=list)
     op_diffs: list[OpDiff] = field(default_factory=list)
     not_comparable: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def figures_title(self) -> str:
+        """The heading of the result's figures: measured here, or imported from where."""
+        if self.result.source == IMPORTED:
+            return f"Imported from {self.result.source_label or 'a source not named'}"
+        return "Measured on the device"
 
     @property
     def steps(self) -> list[tuple[str, str, str, str]]:
@@ -101,7 +114,12 @@ def load(pk: int) -> Detail:
 
 
 def measured_lines(r: Result) -> list[Line]:
-    """The figures measured on the device, each with its unit and how it was obtained."""
+    """The result's figures, each with its unit and how it was obtained.
+
+    An imported result claims no runs, stop reason or stability it did not state.
+    """
+    imported = r.source == IMPORTED
+    origin = result_figure_source(r.source, r.source_label, "latency")
     ci = (
         f"± {units.number(r.latency_ci95_ms)} ms (95 % CI)"
         if units.finite(r.latency_ci95_ms)
@@ -112,42 +130,62 @@ def measured_lines(r: Result) -> list[Line]:
             "energy_mj": r.energy_mj,
             "energy_measured": r.energy_measured,
             "energy_method": r.energy_method,
+            "source": r.source,
+            "source_label": r.source_label,
         }
     )
-    return [
-        ("Latency, mean", units.with_unit(r.latency_mean_ms, "ms"), ci),
+    if r.stable is None:
+        stable = ("Stable", "not stated", "no stability was recorded with this result")
+    else:
+        care = "the CI rule was not met: treat the latency with care"
+        stable = ("Stable", "yes" if r.stable else "no", "" if r.stable else care)
+    stopped = "not stated" if imported and not r.stop_reason else units.text(r.stop_reason)
+    lines = [
+        ("Latency, mean", units.with_unit(r.latency_mean_ms, "ms"), f"{origin}; {ci}"),
         ("Latency, median", units.with_unit(r.latency_median_ms, "ms"), ""),
         ("Latency, 90th percentile", units.with_unit(r.latency_p90_ms, "ms"), ""),
         ("Latency, standard deviation", units.with_unit(r.latency_std_ms, "ms"), ""),
-        ("Timed runs", units.count(r.runs), f"stopped: {units.text(r.stop_reason)}"),
-        (
-            "Stable",
-            "yes" if r.stable else "no",
-            "" if r.stable else "the CI rule was not met: treat the latency with care",
-        ),
+        ("Timed runs", units.count(r.runs), f"stopped: {stopped}"),
+        stable,
         ("Interpreter set-up", units.with_unit(r.init_ms, "ms"), ""),
         ("First inference", units.with_unit(r.first_inference_ms, "ms"), "not counted in the mean"),
         ("Energy per inference", units.with_unit(r.energy_mj, "mJ"), energy_how),
         ("Average power", units.with_unit(r.avg_power_w, "W"), ""),
         ("Peak memory", units.size(r.peak_memory_bytes), "resident set of the measuring process"),
-        ("Accuracy", units.percent(r.accuracy), units.text(r.accuracy_method)),
+        ("Accuracy", units.percent(r.accuracy), _quality_how(r, origin)),
         ("Precision (macro)", units.percent(r.precision), ""),
         ("Recall (macro)", units.percent(r.recall), ""),
         ("F1 (macro)", units.percent(r.f1), ""),
     ]
+    if imported:  # the peak-memory note describes the local driver's measurement
+        lines = [line if line[0] != "Peak memory" else (*line[:2], origin) for line in lines]
+    return lines
+
+
+def _quality_how(r: Result, origin: str) -> str:
+    method = r.accuracy_method or ("method not stated" if r.source == IMPORTED else "")
+    return f"{origin}; {method}" if method else origin
 
 
 def static_lines(r: Result) -> list[Line]:
-    """The artifact's exact static figures (from its files)."""
+    """The artifact's static figures: exact from its files (measured), or imported (label)."""
     a = r.artifact
+
+    def how(name: str, note: str = "") -> str:
+        if getattr(a, name) is None:
+            return note
+        origin = static_figure_source(a.static_metrics, name)
+        origin = "measured from the file" if origin == "measured" else origin
+        return f"{origin}; {note}" if note else origin
+
     return [
-        ("Parameters", units.count(a.params), ""),
-        ("Non-zero parameters", units.count(a.nonzero_params), ""),
-        ("Weight storage Sp", units.bits(a.sp_bits), "seed 004 eq. 3"),
-        ("Activation storage Sf", units.bits(a.sf_bits), "seed 004 eq. 3"),
-        ("Multiply-accumulates", units.macs(a.macs), ""),
-        (".tflite file", units.size(a.file_size), f"export mode {a.export_mode}"),
-        ("gzip -9 of the file", units.size(a.gzip_size), ""),
+        ("Parameters", units.count(a.params), how("params")),
+        ("Non-zero parameters", units.count(a.nonzero_params), how("nonzero_params")),
+        ("Weight storage Sp", units.bits(a.sp_bits), how("sp_bits", "seed 004 eq. 3")),
+        ("Activation storage Sf", units.bits(a.sf_bits), how("sf_bits", "seed 004 eq. 3")),
+        ("Multiply-accumulates", units.macs(a.macs), how("macs")),
+        (".tflite file", units.size(a.file_size), how("file_size", f"export mode {a.export_mode}")),
+        ("gzip -9 of the file", units.size(a.gzip_size), how("gzip_size")),
         ("Compression time", units.with_unit(a.compress_seconds, "s"), ""),
     ]
 

@@ -8,11 +8,15 @@ interchangeable, and the question is what to ship to one device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q
 from django.http import QueryDict
 
+from measurements.front_query import front_ids, sample_ids
+from measurements.models import Result
 from measurements.pareto import METRICS, Metric, pareto_front
 from webapp.dashboard.analysis import params, queries, scope, units
 from webapp.dashboard.analysis.queries import PlanInfo, Row
@@ -20,6 +24,9 @@ from webapp.dashboard.analysis.queries import PlanInfo, Row
 X_METRICS = ("latency", "energy", "size", "gzip_size", "macs", "memory")
 Y_METRICS = ("accuracy", "f1")
 SIZE_METRICS = (*X_METRICS, *Y_METRICS)
+# Above this many plans with both figures the plot draws a grid sample (fronts stay exact):
+# a browser draws a few thousand points smoothly, and the page stays small.
+MAX_POINTS = 2000
 
 
 @dataclass(frozen=True)
@@ -28,17 +35,28 @@ class Budgets:
 
     latency_ms: float | None = None
     energy_mj: float | None = None
-    size_kib: float | None = None
+    size_mb: float | None = None
     accuracy_pct: float | None = None
 
     @classmethod
     def from_query(cls, query: QueryDict) -> Budgets:
-        """Read max_latency (ms), max_energy (mJ), max_size (KiB), min_accuracy (%)."""
+        """Read max_latency (ms), max_energy (mJ), max_size (MB), min_accuracy (%).
+
+        Raises:
+            BadQuery: a bad number, or an accuracy in 0..1 that reads as a fraction.
+        """
+        accuracy = params.amount(query, "min_accuracy", "percent", maximum=100)
+        if accuracy is not None and 0 < accuracy <= 1:
+            raise params.BadQuery(
+                f"min_accuracy is a percentage (0-100); {accuracy:g} reads as a fraction. "
+                f"Give {accuracy * 100:g} for {accuracy * 100:g} %. "
+                f"Received: min_accuracy={accuracy:g}"
+            )
         return cls(
             latency_ms=params.amount(query, "max_latency", "milliseconds"),
             energy_mj=params.amount(query, "max_energy", "millijoules"),
-            size_kib=params.amount(query, "max_size", "KiB"),
-            accuracy_pct=params.amount(query, "min_accuracy", "percent", maximum=100),
+            size_mb=params.amount(query, "max_size", "MB"),
+            accuracy_pct=accuracy,
         )
 
     def limits(self) -> list[tuple[str, str, float, str]]:
@@ -48,9 +66,9 @@ class Budgets:
             out.append(("latency", "max", self.latency_ms, f"latency ≤ {self.latency_ms:g} ms"))
         if self.energy_mj is not None:
             out.append(("energy", "max", self.energy_mj, f"energy ≤ {self.energy_mj:g} mJ"))
-        if self.size_kib is not None:
-            label = f"file size ≤ {self.size_kib:g} KiB"
-            out.append(("size", "max", self.size_kib * units.KIB, label))
+        if self.size_mb is not None:
+            label = f"file size ≤ {self.size_mb:g} MB"
+            out.append(("size", "max", self.size_mb * units.MB, label))
         if self.accuracy_pct is not None:
             label = f"accuracy ≥ {self.accuracy_pct:g} %"
             out.append(("accuracy", "min", self.accuracy_pct / 100, label))
@@ -108,6 +126,8 @@ class Explorer:
     points: list[Point] = field(default_factory=list)
     fronts: dict[str, list[Point]] = field(default_factory=dict)
     unplotted: int = 0
+    sampled_from: int = 0  # when the plot draws a sample: how many points it stands for
+    superseded: int = 0  # older results of a plan that has a newer one with both figures
 
     @property
     def front_points(self) -> list[Point]:
@@ -132,6 +152,10 @@ class Explorer:
 def explore(query: QueryDict) -> Explorer:
     """Read the page's filters, its results, and each device's front.
 
+    The fronts and counts cover every result in scope (computed by the
+    database, one point per plan); above MAX_POINTS the plot draws a sample,
+    the newest result of each cell of a grid over the plot, per device.
+
     Raises:
         BadQuery: an unknown metric, a malformed id, or a bad budget.
     """
@@ -142,17 +166,29 @@ def explore(query: QueryDict) -> Explorer:
         size=params.optional_metric(query, "size", SIZE_METRICS),
         budgets=Budgets.from_query(query),
     )
-    found = queries.rows(page.scope.results())
+    results = page.scope.results()
+    both = Q(**{f"{page.x.field}__isnull": False, f"{page.y.field}__isnull": False})
+    counts = results.aggregate(total=Count("pk"), both=Count("pk", filter=both))
+    fronts, candidates = front_ids(results, page.x, page.y, per_device=True)
+    page.unplotted = counts["total"] - counts["both"]
+    page.superseded = counts["both"] - candidates
+    grid = None
+    if candidates > MAX_POINTS:
+        devices = len({device for _, device in fronts}) or 1
+        grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
+        page.sampled_from = candidates
+    shown = {*sample_ids(results, page.x, page.y, grid), *(pk for pk, _ in fronts)}
+    found = list(Result.objects.filter(pk__in=shown).values(*queries.ROW_FIELDS))
+    _place(page, found, {pk for pk, _ in fronts})
+    return page
+
+
+def _place(page: Explorer, found: list[Row], front_pks: set[int]) -> None:
+    """Make the points of ``found`` and each device's front (by increasing x, then id)."""
     info = queries.plans({r["artifact__plan_id"] for r in found})
     models, devices = page.scope.model_names, page.scope.device_names
-    by_device: dict[str, list[Point]] = {}
     missed = page.budgets.checker()
-    x_field, y_field = page.x.field, page.y.field
-    for row in found:
-        x, y = row[x_field], row[y_field]
-        if x is None or y is None or x != x or y != y:  # missing or NaN: nothing to plot
-            page.unplotted += 1
-            continue
+    for row in sorted(found, key=lambda r: r["pk"]):
         point = Point(
             row,
             info[row["artifact__plan_id"]],
@@ -161,10 +197,33 @@ def explore(query: QueryDict) -> Explorer:
             missed(row),
         )
         page.points.append(point)
-        by_device.setdefault(point.device, []).append(point)
-    for device, group in by_device.items():
-        page.fronts[device] = front(group, page.x, page.y)
-    return page
+        if point.pk in front_pks:
+            page.fronts.setdefault(point.device, []).append(point)
+    for front in page.fronts.values():
+        front.sort(key=lambda p: (p.row[page.x.field], p.pk))
+
+
+def newest_with(rows: list[Row], x_field: str, y_field: str) -> list[Row]:
+    """One row per plan of a model on a device at a thread count: the newest with both figures.
+
+    A plan measured (or imported) twice is one point, never two on a front;
+    rows without both figures are kept only where no row of theirs has both.
+    """
+    chosen: dict[tuple[int, int, int], Row] = {}
+    lacking: list[Row] = []
+    for row in rows:
+        x, y = row[x_field], row[y_field]
+        if x is None or y is None or x != x or y != y:
+            lacking.append(row)
+            continue
+        key = (row["artifact_id"], row["device_id"], row["num_threads"])
+        if key not in chosen or chosen[key]["pk"] < row["pk"]:  # the newest stored wins
+            chosen[key] = row
+    keys = {(r["artifact_id"], r["device_id"], r["num_threads"]) for r in chosen.values()}
+    unplotted = [
+        r for r in lacking if (r["artifact_id"], r["device_id"], r["num_threads"]) not in keys
+    ]
+    return [*chosen.values(), *unplotted]
 
 
 def front(points: list[Point], x: Metric, y: Metric) -> list[Point]:
@@ -193,6 +252,7 @@ class FrontRow:
     y: str
     energy: str
     best: bool
+    source: str  # measured, or imported (label)
 
 
 def front_rows(page: Explorer) -> list[FrontRow]:
@@ -204,5 +264,5 @@ def front_rows(page: Explorer) -> list[FrontRow]:
         if units.finite(p.row["energy_mj"]):
             energy = f"{units.number(p.row['energy_mj'])} mJ, {energy}"
         x, y = show(page.x, p.row[page.x.field]), show(page.y, p.row[page.y.field])
-        rows.append(FrontRow(p, x, y, energy, p.pk in best))
+        rows.append(FrontRow(p, x, y, energy, p.pk in best, queries.figures_source(p.row)))
     return rows

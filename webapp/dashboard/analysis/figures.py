@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any
 
 from measurements.pareto import Metric
 from webapp.dashboard.analysis import units
 from webapp.dashboard.analysis.detail import Detail
 from webapp.dashboard.analysis.explorer import Explorer, Point
-from webapp.dashboard.analysis.queries import energy_label
+from webapp.dashboard.analysis.queries import energy_kind, energy_label, figures_source
 from webapp.dashboard.analysis.sweeps import Series, Sweeps
 from webapp.dashboard.analysis.units import Scale
 
@@ -44,7 +45,7 @@ HOVER = (
     "<b>%{customdata[1]}</b><br>%{customdata[2]} on %{customdata[3]}, %{customdata[4]} thr"
     "<br>latency %{customdata[5]} · accuracy %{customdata[6]} · F1 %{customdata[7]}"
     "<br>energy %{customdata[8]}<br>file %{customdata[9]} · gzip %{customdata[10]}"
-    " · %{customdata[11]}<extra>result %{customdata[0]}</extra>"
+    " · %{customdata[11]}<br>figures %{customdata[12]}<extra>result %{customdata[0]}</extra>"
 )
 
 
@@ -81,7 +82,7 @@ def layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
 
 
 def metric_scale(metric: Metric, values: list[Any]) -> Scale:
-    """The display unit of a metric, from its values (KiB/MiB, M MACs, %)."""
+    """The display unit of a metric, from its values (kB/MB, M MACs, %)."""
     if metric.unit == "bytes":
         return units.byte_scale(values)
     if metric.unit == "MACs":
@@ -92,11 +93,12 @@ def metric_scale(metric: Metric, values: list[Any]) -> Scale:
 
 
 def axis_title(metric: Metric, scale: Scale, points: list[Point]) -> str:
-    """e.g. "Energy per inference (mJ; 3 measured, 9 estimated)"."""
+    """e.g. "Energy per inference (mJ; 3 measured, 9 estimated, 2 imported)"."""
     if metric.name != "energy":
         return f"{metric.label} ({scale.unit})"
-    measured = sum(1 for p in points if p.row["energy_measured"])
-    return f"{metric.label} ({scale.unit}; {measured} measured, {len(points) - measured} estimated)"
+    kinds = Counter(energy_kind(p.row) for p in points)
+    counts = ", ".join(f"{kinds[k]} {k}" for k in ("measured", "estimated", "imported") if kinds[k])
+    return f"{metric.label} ({scale.unit}; {counts or 'none'})"
 
 
 def pareto(page: Explorer) -> Figure:
@@ -151,7 +153,8 @@ def pareto(page: Explorer) -> Figure:
 
 def _hovers(points: list[Point], sizes: Scale) -> list[list[Any]]:
     """Hover fields of each point (customdata), formatted once here: thousands of points."""
-    how: dict[tuple[bool, str], str] = {}  # energy_label per (measured, method), computed once
+    how: dict[tuple, str] = {}  # energy_label per (measured, method, source), computed once
+    sources: dict[tuple, str] = {}  # figures_source per (source, label), likewise
     brief, missing = units.brief, units.MISSING
     out = []
     for p in points:
@@ -163,8 +166,9 @@ def _hovers(points: list[Point], sizes: Scale) -> list[list[Any]]:
             row["artifact__gzip_size"],
             row["artifact__macs"],
         )
+        origin = (row["source"], row["source_label"])
         if energy is not None:
-            key = (row["energy_measured"], row["energy_method"])
+            key = (row["energy_measured"], row["energy_method"], row["source"], row["source_label"])
             label = how.get(key) or how.setdefault(key, energy_label(row))
             energy = f"{brief(energy)} mJ, {label}"
         out.append(
@@ -181,6 +185,7 @@ def _hovers(points: list[Point], sizes: Scale) -> list[list[Any]]:
                 missing if file is None else f"{brief(file / sizes.divisor)} {sizes.unit}",
                 missing if gzip is None else f"{brief(gzip / sizes.divisor)} {sizes.unit}",
                 missing if macs is None else f"{macs:,} MACs",
+                sources.get(origin) or sources.setdefault(origin, figures_source(row)),
             ]
         )
     return out

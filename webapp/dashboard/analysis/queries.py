@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from measurements.models import Plan, Result, Technique
+from measurements.provenance import result_figure_source
 from webapp.dashboard.analysis import speedup, units
 from webapp.dashboard.analysis.speedup import Interval
 
@@ -47,6 +48,8 @@ ROW_FIELDS = (
     "artifact__gzip_size",
     "artifact__macs",
     "artifact__sp_bits",
+    "source",
+    "source_label",
 )
 Row = dict[str, Any]
 Key = tuple[int, int, int]  # (model id, device id, threads)
@@ -62,12 +65,33 @@ def key(row: Row) -> Key:
     return (row["artifact__model_id"], row["device_id"], row["num_threads"])
 
 
+def figures_source(row: Row, group: str = "latency") -> str:
+    """How a result's figures of ``group`` were obtained: measured, estimated, imported."""
+    return result_figure_source(
+        row.get("source") or "measured",
+        row.get("source_label") or "",
+        group,
+        bool(row.get("energy_measured")),
+    )
+
+
+def energy_kind(row: Row) -> str:
+    """measured, estimated or imported: the kind of a result's energy figure (no label)."""
+    return figures_source(row, "energy").split(" ", 1)[0]
+
+
 def energy_label(row: Row) -> str:
-    """ "measured (method)" or "estimated (method)" for a result's energy."""
+    """How a result's energy was obtained, with its method.
+
+    e.g. "measured (rapl)", "estimated (TDP x latency)", "imported (Smith 2024; method
+    not stated)"; "not available" without a figure.
+    """
     if not units.finite(row.get("energy_mj")):
         return "not available"
-    how = "measured" if row.get("energy_measured") else "estimated"
+    how = figures_source(row, "energy")
     method = row.get("energy_method") or ""
+    if how.startswith("imported"):
+        return f"{how[:-1]}; {method or 'method not stated'})"
     return f"{how} ({method})" if method and not method.startswith(how) else method or how
 
 
@@ -108,18 +132,48 @@ def plans(plan_ids: Iterable[int]) -> dict[int, PlanInfo]:
     return out
 
 
+# The figures a baseline row lends its comparisons, each from the newest result that has it.
+BASELINE_FIGURES = (
+    ("latency_mean_ms", "latency_ci95_ms", "stable"),
+    ("energy_mj", "energy_measured", "energy_method"),
+    ("peak_memory_bytes",),
+    ("accuracy",),
+    ("f1",),
+)
+
+
 def baselines(results: QuerySet[Result]) -> dict[Key, Row]:
-    """The newest baseline result per (model, device, threads) among ``results``."""
-    found: dict[Key, Row] = {}
-    base = results.filter(artifact__plan__canonical=BASELINE).order_by("created_at", "pk")
+    """The baseline per (model, device, threads) among ``results``, figure by figure.
+
+    The row is the newest baseline result with a latency (the newest of all if
+    none has one); a figure it lacks comes from the newest baseline result that
+    has it: an accuracy-only row imported later never hides a measured latency.
+    """
+    found: dict[Key, list[Row]] = {}
+    base = results.filter(artifact__plan__canonical=BASELINE).order_by("-created_at", "-pk")
     for row in base.values(*ROW_FIELDS):
-        found[key(row)] = row  # later rows overwrite: the newest wins
-    return found
+        found.setdefault(key(row), []).append(row)  # newest first
+    return {k: merge_newest(rows) for k, rows in found.items()}
+
+
+def merge_newest(rows: list[Row]) -> Row:
+    """One row from several results of one thing (newest first), each figure its newest."""
+    timed = [r for r in rows if r["latency_mean_ms"] is not None]
+    merged = dict(timed[0] if timed else rows[0])
+    for group in BASELINE_FIGURES:
+        if merged[group[0]] is None:
+            donor = next((r for r in rows if r[group[0]] is not None), None)
+            if donor is not None:
+                merged.update({name: donor[name] for name in group})
+    return merged
 
 
 def baseline_of(result: Result) -> Result | None:
-    """The newest baseline result for ``result``'s model, device and threads (or None)."""
-    return (
+    """The newest baseline result with a latency for ``result``'s model, device and threads.
+
+    The newest of all when none has a latency; None when there is no baseline.
+    """
+    found = (
         Result.objects.filter(
             artifact__model_id=result.artifact.model_id,
             artifact__plan__canonical=BASELINE,
@@ -128,8 +182,8 @@ def baseline_of(result: Result) -> Result | None:
         )
         .select_related("artifact")
         .order_by("-created_at", "-pk")
-        .first()
     )
+    return found.filter(latency_mean_ms__isnull=False).first() or found.first()
 
 
 class Normalised:
@@ -202,11 +256,9 @@ class Normalised:
 
     @property
     def energy_how(self) -> str:
-        """Whether the energy ratio compares measured, estimated or mixed figures."""
-        hows = {bool(self.row.get("energy_measured")), bool(self.base.get("energy_measured"))}
-        if len(hows) == 2:
-            return "mixed: one measured, one estimated"
-        return "measured" if hows == {True} else "estimated"
+        """Whether the energy ratio compares measured, estimated, imported or mixed figures."""
+        mine, theirs = energy_kind(self.row), energy_kind(self.base)
+        return mine if mine == theirs else f"mixed: this {mine}, baseline {theirs}"
 
     @cached_property
     def text(self) -> dict[str, str]:

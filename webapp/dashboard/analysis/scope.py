@@ -18,6 +18,7 @@ from webapp.dashboard.analysis import params
 from webapp.dashboard.analysis.params import BadQuery
 
 DEFAULT_THREADS = 1
+ALL_THREADS = "all"  # ?threads=all: no thread-count filter
 
 
 @dataclass
@@ -113,7 +114,10 @@ def resolve(
         scope.thread_options = sorted(
             set(scope.results(by_threads=False).values_list("num_threads", flat=True).distinct())
         )
-        scope.threads = params.threads(query) or _default_threads(scope.thread_options)
+        if (query.get("threads") or "").strip() == ALL_THREADS:
+            scope.threads = None  # every thread count: results still pair by their own
+        else:
+            scope.threads = params.threads(query) or _default_threads(scope.thread_options)
     return scope
 
 

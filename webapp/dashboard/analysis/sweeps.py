@@ -6,7 +6,7 @@ whose W3 step sets a target sparsity ``s`` (``W3(s=·)@fc1,fc2``, alone or
 with other steps); its s = 0 point is the same plan without the W3 step (the
 baseline for W3 alone), when it exists. Thread sweeps read results on one
 device: the baseline and every quantized artifact (export mode other than
-float32), the newest result per thread count.
+float32), the newest result with a latency per thread count.
 """
 
 from __future__ import annotations
@@ -146,7 +146,10 @@ def thread_series(sc: scope.Scope) -> list[Series]:
     """Latency against thread count for the baseline and quantized artifacts on one device."""
     if not sc.device_ids:
         return []
-    results = sc.results(by_threads=False).filter(device_id=sc.device_ids[0])
+    # Only results with a latency: an accuracy-only row never hides a measured latency.
+    results = sc.results(by_threads=False).filter(
+        device_id=sc.device_ids[0], latency_mean_ms__isnull=False
+    )
     chosen = results.exclude(artifact__export_mode=FLOAT_EXPORT) | results.filter(
         artifact__plan__canonical=queries.BASELINE
     )
@@ -158,6 +161,8 @@ def thread_series(sc: scope.Scope) -> list[Series]:
     for (artifact_id, _), row in sorted(newest.items(), key=lambda kv: kv[0][1]):
         plan = info[row["artifact__plan_id"]]
         label = f"{plan.canonical} ({row['artifact__export_mode']})"
+        if row["source"] == "imported":  # say so in the legend: not measured here
+            label = f"{label}, {queries.figures_source(row)}"
         model = sc.model_names[row["artifact__model_id"]]
         series.setdefault(artifact_id, Series(model, label)).points.append(row)
     return sorted(

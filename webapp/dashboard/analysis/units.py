@@ -1,7 +1,9 @@
 """Human units for stored figures, and text that never reads None, nan or inf.
 
 Stored units follow DESIGN.md (ms, mJ, bytes, MACs, fractions); pages show
-KiB/MiB, percent and "x" reductions. Every formatter returns ``MISSING`` for
+kB/MB (decimal: 1 MB = 10^6 bytes, the recommender's storage unit and the
+device's memory unit, so a size reads the same on every page), percent and
+"x" reductions. Every formatter returns ``MISSING`` for
 a figure that is absent or not finite, so templates only print strings.
 """
 
@@ -12,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 MISSING = "—"
-KIB = 1024
-MIB = 1024 * 1024
+KB = 1000
+MB = 1000 * 1000
 
 
 _NUMBERS = frozenset((int, float))  # exact types: bool is an int but not a figure
@@ -92,17 +94,17 @@ class Scale:
 
 
 BYTES = Scale(1, "B")
-KIBIBYTES = Scale(KIB, "KiB")
-MEBIBYTES = Scale(MIB, "MiB")
+KILOBYTES = Scale(KB, "kB")
+MEGABYTES = Scale(MB, "MB")
 PERCENT = Scale(0.01, "%")
 
 
 def byte_scale(values: Iterable[object]) -> Scale:
-    """KiB for values under a MiB, MiB above, B for tiny ones; chosen from the largest."""
+    """kB for values under a MB, MB above, B for tiny ones; chosen from the largest."""
     largest = max((float(v) for v in values if finite(v)), default=0.0)  # type: ignore[arg-type]
-    if largest >= MIB:
-        return MEBIBYTES
-    return KIBIBYTES if largest >= KIB else BYTES
+    if largest >= MB:
+        return MEGABYTES
+    return KILOBYTES if largest >= KB else BYTES
 
 
 def size(value: object) -> str:

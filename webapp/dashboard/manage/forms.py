@@ -24,7 +24,15 @@ MAX_THREADS = 256
 class ModelUploadForm(forms.Form):
     """A trained .keras file with its name, architecture family and dataset."""
 
-    file = forms.FileField(label="Keras model (.keras)")
+    file = forms.FileField(
+        label="Keras model (.keras)",
+        required=False,
+        help_text="Leave empty to register a reference model (a paper's or another lab's: "
+        "reference: no file; its results are imported, it is never compressed).",
+    )
+    param_count = forms.IntegerField(
+        required=False, min_value=0, label="Parameters (reference models only)"
+    )
     name = forms.CharField(max_length=100, validators=[RegexValidator(NAME_PATTERN, NAME_HELP)])
     architecture = forms.CharField(
         max_length=100, initial="custom", help_text="Family, e.g. lenet, alexnet or custom."
@@ -48,6 +56,8 @@ class ModelUploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if upload is None:  # a reference model
+            return None
         if not upload.name.lower().endswith(".keras"):
             raise forms.ValidationError(
                 f"Upload a Keras v3 .keras file (model.save('name.keras')). Received: {upload.name}"
@@ -69,7 +79,10 @@ class ModelUploadForm(forms.Form):
         if self.too_large:
             self.errors.pop("file", None)
             self.add_error("file", self._too_large_message())
-        return super().clean()
+        data = super().clean()
+        if not data.get("file") and data.get("dataset") == BUNDLED_CHOICE and not self.too_large:
+            self.add_error("dataset", "A reference model needs a registered dataset.")
+        return data
 
     def _too_large_message(self) -> str:
         return (
@@ -119,7 +132,8 @@ class DeviceForm(forms.ModelForm):
             "settings": "Driver settings (JSON)",
         }
         help_texts = {
-            "address": "user@host for ssh, the serial (or host:port) for adb; empty for local.",
+            "address": "user@host for ssh, the serial (or host:port) for adb; empty for local "
+            "and external (a paper's or another lab's device: no driver, never runs jobs).",
             "idle_power_w": "Leave empty to have it measured.",
             "settings": 'Optional, e.g. {"port": 2222, "key_path": "jetson_ed25519"}; '
             "executables by their name in the lab's allow-list (DEVICE_EXECUTABLES).",
@@ -191,8 +205,10 @@ class ModelChoices(forms.ModelMultipleChoiceField):
 class JobRequestForm(forms.Form):
     """Models x plans x devices x thread counts, with optional protocol overrides."""
 
+    # Reference models (no file) and external devices (no driver) never run jobs.
     models = ModelChoices(
-        queryset=DNNModel.objects.select_related("dataset"), widget=forms.CheckboxSelectMultiple
+        queryset=DNNModel.objects.select_related("dataset").exclude(file=""),
+        widget=forms.CheckboxSelectMultiple,
     )
     standard_sweep = forms.BooleanField(
         required=False, help_text="The baseline and every technique at each sweep setting."
@@ -214,7 +230,8 @@ class JobRequestForm(forms.Form):
         "with # are ignored.",
     )
     devices = forms.ModelMultipleChoiceField(
-        queryset=Device.objects.all(), widget=forms.CheckboxSelectMultiple
+        queryset=Device.objects.exclude(kind=Device.Kind.EXTERNAL),
+        widget=forms.CheckboxSelectMultiple,
     )
     threads = ThreadsField(initial="1", help_text="Comma-separated, e.g. 1, 2, 4.")
     min_runs = forms.IntegerField(required=False, min_value=2, label="Minimum timed runs")

@@ -87,12 +87,26 @@ def model_upload(request: HttpRequest) -> HttpResponse:
     return _model_upload(request)
 
 
+def _reference_model(request: HttpRequest, form: ModelUploadForm) -> HttpResponse:
+    from measurements.actions import register_reference_model
+
+    data = form.cleaned_data
+    model = register_reference_model(
+        data["name"], data["architecture"], form.dataset_row(), data["param_count"] or 0,
+        user=request.user,
+    )  # fmt: skip
+    messages.success(request, f"Reference model {model.name} registered (reference: no file).")
+    return redirect("dashboard:manage:model", pk=model.pk)
+
+
 @csrf_protect  # …so the CSRF check runs here, after it.
 def _model_upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         form = ModelUploadForm()
         return render(request, "dashboard/manage/model_upload.html", {"form": form})
     form = ModelUploadForm(request.POST, request.FILES, too_large=uploads.too_large(request))
+    if form.is_valid() and not form.cleaned_data["file"]:
+        return _reference_model(request, form)
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0003_artifact_lease'),
+        ('measurements', '0004_reference_and_imports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -77,6 +77,9 @@ class HttpQueueClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         deadline = time.monotonic() + self.patience
         while True:
+            body = kwargs.get("data")
+            if hasattr(body, "seek"):
+                body.seek(0)  # an upload repeated after a dropped connection starts over
             try:
                 response = self._session().request(
                     method, self.base + path, timeout=TIMEOUT, **kwargs

@@ -2,10 +2,11 @@
 
 ``FaultyLink`` is a reverse proxy between the runners and the server that
 breaks chosen transfers a set number of times: it cuts a file download short
-(the connection closes mid-body), flips a byte in a download, and flips a
-byte in an upload. The runner must notice each (short read, hash mismatch,
-the server's checksum refusal) and try again. While the server is down the
-link answers 502, as a reverse proxy in front of a restarting server does.
+(the connection closes mid-body), flips a byte in a download, drops an
+upload's connection before answering, and flips a byte in an upload. The
+runner must notice each (short read, hash mismatch, no answer, the server's
+checksum refusal) and try again. While the server is down the link answers
+502, as a reverse proxy in front of a restarting server does.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ class FaultyLink:
     """A reverse proxy to 127.0.0.1:upstream that breaks transfers as ``faults`` says.
 
     Attributes:
-        faults: how many more times to ``cut_download``, ``corrupt_download``
-            and ``corrupt_upload``.
+        faults: how many more times to ``cut_download``, ``corrupt_download``,
+            ``drop_upload`` and ``corrupt_upload``.
         injected: how many times each fault was injected.
     """
 
@@ -150,6 +151,10 @@ class FaultyLink:
     def forward(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
+        if body and "/uploads/" in handler.path and self.take("drop_upload"):
+            handler.close_connection = True  # the bytes arrived; the answer never does
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         if body and "/uploads/" in handler.path and self.take("corrupt_upload"):
             body = flip(body)
         headers = {k: handler.headers[k] for k in FORWARDED if handler.headers.get(k)}

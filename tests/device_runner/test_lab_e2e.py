@@ -1,13 +1,13 @@
-"""A lab across machines, end to end: daphne, a compressing host and a measuring host.
+"""A lab across machines, end to end: daphne, a compressing and a measuring host.
 
 The runner processes share no directory and no database with the server:
 each has its own MEDIA_ROOT, cache and temporary directory, and a
 ``DATABASE_URL`` naming a file that must never be created; they hold only
 the server's URL and a runner token. They reach the server through
-``FaultyLink``, which breaks the first transfers (a download cut short, a
-download and an upload corrupted). Fault cases: the server restarting
-mid-job, a token revoked mid-job. Each ends with every job run once and
-one result per job.
+``FaultyLink``, which breaks the first transfers (a download cut short, an
+upload's connection dropped, a download and an upload corrupted). Fault
+cases: the server restarting mid-job, a token revoked mid-job. Each ends
+with every job run once and one result per job.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def test_it_runs_a_sweep_queued_from_the_api_on_two_hosts_over_a_faulty_link(
     assert queued.status_code == 201, queued.text
     _, compress_key = issue_runner_token("gpu-box", "compress")
     _, measure_key = issue_runner_token("pi", "measure", ["host"])
-    link = FaultyLink(lab["port"], cut_download=1, corrupt_download=1, corrupt_upload=1)
+    faults = {"cut_download": 1, "corrupt_download": 1, "drop_upload": 1, "corrupt_upload": 1}
+    link = FaultyLink(lab["port"], **faults)
     homes = [tmp_path / "gpu-box", tmp_path / "pi"]
     runners = [
         start_runner(homes[0], link.url, compress_key, "--compress"),
@@ -126,7 +127,13 @@ def test_it_runs_a_sweep_queued_from_the_api_on_two_hosts_over_a_faulty_link(
     assert {(j.status, j.attempts) for j in jobs} == {("succeeded", 1)}, outputs
     assert Result.objects.count() == 2
     assert set(Result.objects.values_list("job_id", flat=True)) == {j.pk for j in jobs}
-    assert link.injected == {"cut_download": 1, "corrupt_download": 1, "corrupt_upload": 1}
+    assert link.injected == faults
+    # Each fault was noticed, then recovered from (the first download may be either host's).
+    compressor, both = outputs[0], "\n".join(outputs)
+    assert "PUT uploads/" in compressor and "retrying" in compressor
+    assert "upload of" in compressor and "send the file again" in compressor
+    assert "download cut short" in both and "resuming" in both
+    assert "checksum mismatch" in both and "fetching again" in both
     artifacts = Artifact.objects.all()
     assert {a.status for a in artifacts} == {"ready"} and artifacts.count() == 2
     measured = cached(homes[1])

@@ -142,3 +142,37 @@ def _fusable(layer: keras.layers.Layer) -> str | None:
 
 def _activation_name(layer: keras.layers.Layer) -> str:
     return getattr(layer.activation, "__name__", "")
+
+
+def affine_map(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-channel (scale, offset) of a Rescaling or Normalization on a 4-D input.
+
+    Such a layer is y = scale * x + offset channel by channel, which is a 1x1
+    DepthwiseConv2D; as one, its int8 form is an ordinary quantized
+    convolution (as a multiply and an add, the converter fuses or drops parts
+    of it and then rejects the fake-quantization ranges around it).
+
+    Returns:
+        Two float32 arrays of shape (channels,), or None for another layer,
+        an input that is not 4-D, or a Normalization over another axis.
+    """
+    if not isinstance(layer, keras.layers.Rescaling | keras.layers.Normalization):
+        return None
+    shape = layer.input.shape
+    if len(shape) != 4 or shape[-1] is None:
+        return None
+    channels = int(shape[-1])
+    if isinstance(layer, keras.layers.Rescaling):
+        scale, offset = np.asarray(layer.scale, "float64"), np.asarray(layer.offset, "float64")
+    elif isinstance(layer, keras.layers.Normalization) and tuple(layer.axis) in ((-1,), (3,)):
+        mean = keras.ops.convert_to_numpy(layer.mean).astype("float64")
+        std = np.maximum(
+            np.sqrt(keras.ops.convert_to_numpy(layer.variance)), keras.config.epsilon()
+        )
+        scale, offset = (std, mean) if layer.invert else (1.0 / std, -mean / std)
+    else:
+        return None
+    return (
+        np.broadcast_to(scale.reshape(-1), (channels,)).astype("float32"),
+        np.broadcast_to(offset.reshape(-1), (channels,)).astype("float32"),
+    )

@@ -89,15 +89,14 @@ def default_targets(
         chosen = kernel_layers(model, kinds)
     if not chosen:
         raise NotApplicableError(
-            f"{code} needs a {describe(kinds, ' or ')} layer and model {model.name!r} has none."
+            f"{code} needs a {describe(kinds, 'or')} layer and model {model.name!r} has none."
         )
     return chosen
 
 
-def describe(kinds: Sequence[str], joiner: str = ", ") -> str:
+def describe(kinds: Sequence[str], conjunction: str = "and") -> str:
     """``Dense, Conv2D and DepthwiseConv2D``-style list of kind names."""
     names = list(kinds)
     if len(names) < 2:
         return "".join(names)
-    last = " and " if joiner == ", " else joiner
-    return joiner.join(names[:-1]) + last + names[-1]
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"

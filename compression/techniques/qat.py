@@ -12,9 +12,12 @@ rounding (straight-through gradients):
 * the input is fake-quantized on its observed range;
 * every Dense, Conv2D and DepthwiseConv2D computes with a fake-quantized int8
   kernel and fake-quantizes its output on a range tracked while training;
-* every other layer that makes new values (Add, Multiply, Concatenate,
-  Rescaling, Normalization, an unfolded BatchNormalization, activations such
-  as swish, hard-swish and sigmoid) gets a range of its own after it;
+* Rescaling and Normalization of an image become a frozen 1x1
+  DepthwiseConv2D (the per-channel affine map they are), or vanish when they
+  are the identity;
+* every other layer that makes new values (Add, Multiply, Concatenate, an
+  unfolded BatchNormalization, activations such as swish, hard-swish and
+  sigmoid) gets a range of its own after it;
 * layers that only move or select values (ZeroPadding2D, pooling, Reshape,
   Flatten, Dropout) pass their input's range through, as their int8 kernels
   do; softmax's int8 output range is fixed by TFLite.
@@ -29,12 +32,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
 from compression.export import DEFAULT_CALIBRATION_SAMPLES, to_tflite
-from compression.folding import Fold, find_folds, folded_weights
+from compression.folding import Fold, affine_map, find_folds, folded_weights
 from compression.kernel_targets import kind_of
 from compression.surgery import as_functional
 from compression.techniques import register
@@ -114,10 +118,19 @@ def quantization_aware(model: keras.Model) -> keras.Model:
     source = as_functional(model)
     _check_supported(source)
     folds = find_folds(source)
-    absorbed = {name for fold in folds.values() for name in fold.absorbed}
+    affine = {la.name: m for la in source.layers if (m := affine_map(la)) is not None}
+    identity = {name for name, (scale, offset) in affine.items() if _is_identity(scale, offset)}
+    absorbed = {name for fold in folds.values() for name in fold.absorbed} | identity
+    ranged = {
+        la.name
+        for la in source.layers
+        if la.name not in affine and _needs_range(la, folds.get(la.name))
+    }
     inputs: dict[int, Any] = {}
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if layer.name in affine:  # frozen: it is the model's preprocessing
+            return QATDepthwiseConv2D(1, name=layer.name, trainable=False)
         cls = QUANTIZED.get(kind_of(layer) or "", type(layer))
         config = layer.get_config()
         fold = folds.get(layer.name)
@@ -137,13 +150,23 @@ def quantization_aware(model: keras.Model) -> keras.Model:
         if layer.name in absorbed:
             return args[0]
         out = layer(*keras.tree.map_structure(quantize_input, args), **kwargs)
-        if _needs_range(source.get_layer(layer.name), folds.get(layer.name)):
+        if layer.name in ranged:
             out = QuantizeActivation(name=f"{layer.name}_quant")(out)
         return out
 
     quantized = keras.models.clone_model(source, clone_function=clone, call_function=call)
     _copy_weights(source, quantized, folds, absorbed)
+    for name, (scale, offset) in affine.items():
+        if name not in identity:
+            layer = quantized.get_layer(name)
+            layer.kernel.assign(scale.reshape(1, 1, -1, 1))
+            layer.bias.assign(offset)
     return quantized
+
+
+def _is_identity(scale: np.ndarray, offset: np.ndarray) -> bool:
+    """keras.applications' Normalization without ImageNet weights is mean 0, variance 1."""
+    return bool(np.all(scale == 1.0) and np.all(offset == 0.0))
 
 
 def _needs_range(layer: keras.layers.Layer, fold: Fold | None) -> bool:
@@ -161,7 +184,7 @@ def _copy_weights(
     source: keras.Model, quantized: keras.Model, folds: dict[str, Fold], absorbed: set[str]
 ) -> None:
     for layer in source.layers:
-        if layer.name in absorbed or not layer.weights:
+        if layer.name in absorbed or not layer.weights or affine_map(layer) is not None:
             continue
         fold = folds.get(layer.name)
         values = (

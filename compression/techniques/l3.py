@@ -70,7 +70,11 @@ def dense_head(model: keras.Model, code: str = "L3") -> list[keras.layers.Layer]
 
 @register
 class L3(Technique):
-    """Global-average-pooling head replacing the Flatten + Dense head."""
+    """Global-average-pooling head replacing the Flatten + Dense head.
+
+    Refused, by its nature, on a network that already ends in global pooling
+    and a single Dense classifier: there is no dense head to replace.
+    """
 
     code = "L3"
     min_fine_tune_epochs = 8

@@ -117,51 +117,75 @@ def quantization_aware(model: keras.Model) -> keras.Model:
     """
     source = as_functional(model)
     _check_supported(source)
-    folds = find_folds(source)
-    affine = {la.name: m for la in source.layers if (m := affine_map(la)) is not None}
-    identity = {name for name, (scale, offset) in affine.items() if _is_identity(scale, offset)}
-    absorbed = {name for fold in folds.values() for name in fold.absorbed} | identity
-    ranged = {
-        la.name
-        for la in source.layers
-        if la.name not in affine and _needs_range(la, folds.get(la.name))
-    }
-    inputs: dict[int, Any] = {}
+    rewrite = _Rewrite(source)
+    quantized = keras.models.clone_model(
+        source, clone_function=rewrite.clone, call_function=rewrite.call
+    )
+    rewrite.set_weights(quantized)
+    return quantized
 
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if layer.name in affine:  # frozen: it is the model's preprocessing
+
+class _Rewrite:
+    """How each layer of ``source`` appears in the quantization-aware model."""
+
+    def __init__(self, source: keras.Model) -> None:
+        self.source = source
+        self.folds = find_folds(source)
+        self.affine = {la.name: m for la in source.layers if (m := affine_map(la)) is not None}
+        identity = {name for name, pair in self.affine.items() if _is_identity(*pair)}
+        self.absorbed = {name for fold in self.folds.values() for name in fold.absorbed}
+        self.absorbed |= identity
+        self.ranged = {
+            la.name
+            for la in source.layers
+            if la.name not in self.affine and _needs_range(la, self.folds.get(la.name))
+        }
+        self.inputs: dict[int, Any] = {}
+
+    def clone(self, layer: keras.layers.Layer) -> keras.layers.Layer:
+        """The layer standing in for ``layer`` (built, then given weights by ``set_weights``)."""
+        if layer.name in self.affine:  # frozen: it is the model's preprocessing
             return QATDepthwiseConv2D(1, name=layer.name, trainable=False)
-        cls = QUANTIZED.get(kind_of(layer) or "", type(layer))
         config = layer.get_config()
-        fold = folds.get(layer.name)
+        fold = self.folds.get(layer.name)
         if fold is not None:
             config |= {"activation": fold.activation, "use_bias": layer.use_bias or bool(fold.norm)}
-        return cls.from_config(config)
+        return QUANTIZED.get(kind_of(layer) or "", type(layer)).from_config(config)
 
-    def quantize_input(x: Any) -> Any:
-        if isinstance(getattr(x, "_keras_history", (None,))[0], keras.layers.InputLayer):
-            if id(x) not in inputs:  # one range per model input, however many readers
-                name = f"quantize_input_{len(inputs)}" if inputs else "quantize_input"
-                inputs[id(x)] = QuantizeInput(name=name)(x)
-            return inputs[id(x)]
-        return x
-
-    def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
-        if layer.name in absorbed:
+    def call(self, layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        """Call ``layer`` in the new graph: skipped if absorbed, ranged if it makes new values."""
+        if layer.name in self.absorbed:
             return args[0]
-        out = layer(*keras.tree.map_structure(quantize_input, args), **kwargs)
-        if layer.name in ranged:
+        out = layer(*keras.tree.map_structure(self._quantize_input, args), **kwargs)
+        if layer.name in self.ranged:
             out = QuantizeActivation(name=f"{layer.name}_quant")(out)
         return out
 
-    quantized = keras.models.clone_model(source, clone_function=clone, call_function=call)
-    _copy_weights(source, quantized, folds, absorbed)
-    for name, (scale, offset) in affine.items():
-        if name not in identity:
-            layer = quantized.get_layer(name)
-            layer.kernel.assign(scale.reshape(1, 1, -1, 1))
-            layer.bias.assign(offset)
-    return quantized
+    def _quantize_input(self, x: Any) -> Any:
+        if not isinstance(getattr(x, "_keras_history", (None,))[0], keras.layers.InputLayer):
+            return x
+        if id(x) not in self.inputs:  # one range per model input, however many readers
+            name = f"quantize_input_{len(self.inputs)}" if self.inputs else "quantize_input"
+            self.inputs[id(x)] = QuantizeInput(name=name)(x)
+        return self.inputs[id(x)]
+
+    def set_weights(self, quantized: keras.Model) -> None:
+        """Copy (or fold) every source layer's weights into ``quantized``."""
+        for layer in self.source.layers:
+            if layer.name in self.absorbed or not (layer.weights or layer.name in self.affine):
+                continue
+            fold = self.folds.get(layer.name)
+            if layer.name in self.affine:
+                scale, offset = self.affine[layer.name]
+                values = [scale.reshape(1, 1, -1, 1), offset]
+            elif fold is not None and fold.norm:
+                values = folded_weights(layer, self.source.get_layer(fold.norm))
+            else:
+                values = layer.get_weights()
+            # Kernel and bias come first in the quantized layers; the range follows.
+            mine = quantized.get_layer(layer.name).weights[: len(values)]
+            for variable, value in zip(mine, values, strict=True):
+                variable.assign(value)
 
 
 def _is_identity(scale: np.ndarray, offset: np.ndarray) -> bool:
@@ -178,24 +202,6 @@ def _needs_range(layer: keras.layers.Layer, fold: Fold | None) -> bool:
     if isinstance(layer, keras.layers.Activation):
         return activation != "softmax"  # TFLite fixes softmax's int8 output range
     return isinstance(layer, RANGED)
-
-
-def _copy_weights(
-    source: keras.Model, quantized: keras.Model, folds: dict[str, Fold], absorbed: set[str]
-) -> None:
-    for layer in source.layers:
-        if layer.name in absorbed or not layer.weights or affine_map(layer) is not None:
-            continue
-        fold = folds.get(layer.name)
-        values = (
-            folded_weights(layer, source.get_layer(fold.norm))
-            if fold is not None and fold.norm
-            else layer.get_weights()
-        )
-        # Kernel and bias come first in the quantized layers; the range follows.
-        mine = quantized.get_layer(layer.name).weights[: len(values)]
-        for variable, value in zip(mine, values, strict=True):
-            variable.assign(value)
 
 
 def _check_supported(model: keras.Model) -> None:
@@ -230,11 +236,16 @@ class QAT(Technique):
     category = "quantization"
     applies_to = "model"
     description = (
-        "Rebuilds the model so that training sees int8 rounding: kernels are fake-quantized "
-        "to 8 bits (per output channel for convolutions) and every layer's output to 8 bits "
-        "on a range tracked while training; fine-tuning lets the weights adapt to the "
-        "rounding. The TFLite export reads those ranges, giving int8 weights, activations, "
-        "input and output, like Q-int8 but with the accuracy loss trained away."
+        "Rebuilds the model as the int8 TFLite model will compute it, then fine-tunes it so "
+        "the weights adapt to the rounding: BatchNormalization is folded into the Dense, "
+        "Conv2D or DepthwiseConv2D before it (and a ReLU/ReLU6 after it fused), kernels are "
+        "fake-quantized to 8 bits (per output channel for convolutions), and the output of "
+        "every layer that makes new values (convolutions, Add, Multiply, Concatenate, "
+        "activations such as swish, hard-swish and sigmoid) to 8 bits on a range tracked "
+        "while training; padding, pooling, Reshape and Dropout pass ranges through, and "
+        "Rescaling/Normalization become a frozen 1x1 depthwise convolution. The TFLite "
+        "export reads those ranges, giving int8 weights, activations, input and output, "
+        "like Q-int8 but with the accuracy loss trained away."
     )
     reference = (
         "Jacob et al. Quantization and Training of Neural Networks for Efficient "

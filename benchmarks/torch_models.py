@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [r for arch in args.arch for r in benchmark(arch, data, args.epochs)]
     frame = pd.DataFrame(rows).round({"quantize_s": 3})
     with pd.option_context("display.width", 250):
-        print(frame.to_string(index=False))
+        print(frame.to_string(index=False, na_rep="-"))
     return 0
 
 

@@ -32,11 +32,12 @@ def random_table(seed: int, space: Space = SPACE, measured: bool = True) -> list
     return table
 
 
+# The technique registry's slots: 112 singles and pairs, like a full measured table.
 WIDE_SPACE = Space(
     (
-        Slot("conv", ("C1", "C2", "C3", "L1", "L3", "F1")),
-        Slot("fc", ("W1c", "W2", "W3", "L2", "Ps")),
-        Slot("model", ("Q-dyn", "Q-f16", "Q-int8", "QAT", "Cl", "KD")),
+        Slot("conv", ("C1", "C2", "C3", "L1", "L2", "Ps", "W1c")),
+        Slot("fc", ("L3", "W1f", "W2", "W3")),
+        Slot("model", ("Cl", "KD", "Q-dyn", "Q-f16", "Q-int8", "QAT")),
     )
 )
 

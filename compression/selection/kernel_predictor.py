@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from compression.selection.kernels import Kernel
 
 MIN_TYPE_SAMPLES = 8  # below this a type shares the pooled regressor
 MIN_MS = 1e-6  # floor before taking logs (a timer's resolution)
 KINDS = ("power+forest", "forest", "power")
+POWER_FEATURES = 4  # macs, input, output and weight elements: the first of NUMERIC_FEATURES
+POWER_ALPHA = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,18 +61,24 @@ class ModelTiming:
 
 
 class _Regressor:
-    """Log time from kernel features: a power law plus a forest on its residuals."""
+    """Log time from kernel features: a power law plus a forest on its residuals.
+
+    The power law sees only the log sizes (MACs, input, output, weights), so
+    it stays a smooth, regularised trend a held-out architecture's larger
+    kernels can be extrapolated along; the forest corrects it with every feature.
+    """
 
     def __init__(self, kind: str, seed: int) -> None:
         self.kind, self.seed = kind, seed
-        self.power: Ridge | None = None
+        self.power: Pipeline | None = None
         self.forest: RandomForestRegressor | None = None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> _Regressor:
         residual = y
         if self.kind != "forest":
-            self.power = Ridge(alpha=1e-3).fit(x, y)
-            residual = y - self.power.predict(x)
+            self.power = make_pipeline(StandardScaler(), Ridge(alpha=POWER_ALPHA))
+            self.power.fit(x[:, :POWER_FEATURES], y)
+            residual = y - self.power.predict(x[:, :POWER_FEATURES])
         if self.kind != "power":
             self.forest = RandomForestRegressor(
                 n_estimators=100, min_samples_leaf=2, random_state=self.seed
@@ -78,7 +88,7 @@ class _Regressor:
     def predict(self, x: np.ndarray) -> np.ndarray:
         y = np.zeros(len(x))
         if self.power is not None:
-            y += self.power.predict(x)
+            y += self.power.predict(x[:, :POWER_FEATURES])
         if self.forest is not None:
             y += self.forest.predict(x)
         return y

@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The demo caps each compression's fine-tuning (early stopping still applies) so the
+# whole sweep runs in minutes; a lab's runners use the settings' cap (30).
+DEMO_FINE_TUNE_EPOCHS ?= 5
 
 .PHONY: demo test install install-dev install-torch lint serve browser sshd clean
 
@@ -61,7 +64,7 @@ lint: install-dev
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py loadcatalogue
-	$(BIN)/python manage.py demo
+	COMPRESSION_FINE_TUNE_EPOCHS=$(DEMO_FINE_TUNE_EPOCHS) $(BIN)/python manage.py demo
 	@echo "Dashboard: http://$(HOST):$(PORT)/"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -1,14 +1,17 @@
 # Compresso: two commands for a new machine.
 #   make demo   install, migrate, load the catalogue, train the baseline, run a sweep, serve :8000
-#   make test   install (runtime + dev) and run the whole suite
+#   make test   install (runtime + dev + the PyTorch extra) and run the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The demo caps each compression's fine-tuning (early stopping still applies) so the
+# whole sweep runs in minutes; a lab's runners use the settings' cap (30).
+DEMO_FINE_TUNE_EPOCHS ?= 5
 
-.PHONY: demo test install install-dev lint serve browser sshd clean
+.PHONY: demo test install install-dev install-torch lint serve browser sshd clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +26,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The PyTorch extra (torch, litert-torch, ai-edge-quantizer, torch-pruning): the tests
+# need it, the demo does not. After .dev so pip resolves it against what is there.
+$(VENV)/.torch: requirements.txt requirements-torch.txt $(VENV)/.dev | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-torch.txt
+	touch $@
+
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
+install-torch: $(VENV)/.torch
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 browser:
@@ -44,7 +54,7 @@ sshd:
 	  else echo "The ssh driver tests need /usr/sbin/sshd: sudo apt-get install openssh-server"; exit 1; fi; \
 	fi
 
-test: install-dev browser sshd
+test: install-dev install-torch browser sshd
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
@@ -54,7 +64,7 @@ lint: install-dev
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py loadcatalogue
-	$(BIN)/python manage.py demo
+	COMPRESSION_FINE_TUNE_EPOCHS=$(DEMO_FINE_TUNE_EPOCHS) $(BIN)/python manage.py demo
 	@echo "Dashboard: http://$(HOST):$(PORT)/"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

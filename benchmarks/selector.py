@@ -14,6 +14,7 @@ another); rows are kept, so a second run measures only what is new. The full
 table is about 110 plans per model; ``--codes`` restricts it to a subset.
 
     .venv/bin/python benchmarks/selector.py [--arch lenet alexnet] [--codes C2 L1 W2 W3 L3 Q-int8]
+        [--save-tables var/tables]
 """
 
 from __future__ import annotations
@@ -75,13 +76,19 @@ def build_table(arch: str, space, epochs: int) -> tuple:  # noqa: ANN001
     return model, device
 
 
-def table5_rows(model, device, space, seed: int, limits: dict) -> list[dict]:  # noqa: ANN001
-    """The three strategies on the model's measured table, against the W3 plan."""
-    from compression.selection import Budgets, run_strategy
+def measured_table(model, device) -> list:  # noqa: ANN001
+    """The model's complete candidates measured on the device (the table environment)."""
     from measurements.recommend import build_candidates
 
     candidates, _ = build_candidates(model, device)
-    measured = [c for c in candidates if c.measured and c.complete]
+    return [c for c in candidates if c.measured and c.complete]
+
+
+def table5_rows(model, device, space, seed: int, limits: dict) -> list[dict]:  # noqa: ANN001
+    """The three strategies on the model's measured table, against the W3 plan."""
+    from compression.selection import Budgets, run_strategy
+
+    measured = measured_table(model, device)
     reference = next((c for c in measured if c.plan == REFERENCE), None)
     budgets = Budgets(**WEIGHTS, **limits)
     rows = []
@@ -115,12 +122,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-accuracy-pct", type=float, default=80.0, help="A_min, %%.")
     parser.add_argument("--latency-ms", type=float, default=None, help="T_bgt, ms.")
     parser.add_argument("--storage-mb", type=float, default=None, help="S_bgt, MB.")
+    parser.add_argument(
+        "--save-tables",
+        type=Path,
+        help="Directory to write each model's measured table to, as <arch>.csv "
+        "(benchmarks/selector_strategies.py reads them).",
+    )
     args = parser.parse_args(argv)
     setup_django()
     space = restricted_space(args.codes)
     rows = []
     for arch in args.arch:
         model, device = build_table(arch, space, args.epochs)
+        if args.save_tables:
+            from compression.selection.table_csv import save_table
+
+            path = save_table(measured_table(model, device), args.save_tables / f"{arch}.csv")
+            print(f"{arch}: table saved to {path}", flush=True)
         limits = {
             "min_accuracy_pct": args.min_accuracy_pct,
             "latency_ms": args.latency_ms,

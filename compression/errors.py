@@ -27,3 +27,7 @@ class ModelFileError(CompressionError):
 
 class DatasetError(CompressionError):
     """A dataset file or array set is malformed."""
+
+
+class ModelInputError(CompressionError):
+    """A model's input signature does not fit the dataset it was given with."""

@@ -22,7 +22,7 @@ import keras
 
 from compression.analysis import static_metrics
 from compression.data.base import Dataset
-from compression.evaluation import evaluate_tflite
+from compression.evaluation import evaluate_keras, evaluate_tflite
 from compression.export import to_tflite
 from compression.modelio import save_model, weights_sha256
 from compression.plan import Plan, apply_plan
@@ -30,6 +30,10 @@ from compression.training import FineTune
 
 # Files written here are read by the web server and device drivers too.
 FILE_MODE = 0o644
+# A compression whose accuracy stays more than this many points below the model it
+# started from "did not recover" (issue: every technique ends within 3 points of the
+# baseline, or its result says by how much it did not).
+RECOVERY_POINTS = 3.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class CompressionOutput:
         tflite_path: its TFLite export (``<key>.tflite``).
         plan: the plan's canonical text.
         export_mode: the TFLite export mode (``float32``, ``dynamic``, ``float16``, ``int8``).
-        static_metrics: ``analysis.static_metrics`` of the model and the ``.tflite``.
+        static_metrics: ``analysis.static_metrics`` of the model and the ``.tflite``,
+            and under ``recovery`` what ``recovery()`` says of the accuracy.
         accuracy_metrics: ``evaluation.evaluate_tflite`` on the test split, through the file.
         seconds: wall-clock time of the whole compression, in seconds.
     """
@@ -102,6 +107,7 @@ def compress(
     tflite_path = _write_atomically(out / f"{key}.tflite", lambda tmp: tmp.write_bytes(tflite))
     metrics = static_metrics(compressed, tflite)
     accuracy = evaluate_tflite(tflite_path, dataset.x_test, dataset.y_test)
+    metrics["recovery"] = recovery(model, accuracy["accuracy"], dataset)
     return CompressionOutput(
         key=key,
         keras_path=keras_path,
@@ -112,6 +118,29 @@ def compress(
         accuracy_metrics=accuracy,
         seconds=time.perf_counter() - started,
     )
+
+
+def recovery(model: keras.Model, accuracy: float, dataset: Dataset) -> dict[str, Any]:
+    """How far a compression's accuracy stayed below the model it started from.
+
+    Args:
+        model: the uncompressed model, evaluated in Keras on the same test split.
+        accuracy: the compressed ``.tflite``'s test accuracy, a fraction.
+        dataset: the data; only the test split is used.
+
+    Returns:
+        ``baseline_accuracy`` (fraction), ``gap_points`` (percentage points the
+        compression lost; negative when it gained), ``threshold_points`` and
+        ``recovered`` (the gap is at most ``RECOVERY_POINTS``).
+    """
+    baseline = float(evaluate_keras(model, dataset.x_test, dataset.y_test)["accuracy"])
+    gap = round((baseline - float(accuracy)) * 100.0, 2)  # fractions -> points
+    return {
+        "baseline_accuracy": baseline,
+        "gap_points": gap,
+        "threshold_points": RECOVERY_POINTS,
+        "recovered": gap <= RECOVERY_POINTS,
+    }
 
 
 def export_plan(model: keras.Model, plan: Plan, dataset: Dataset) -> bytes:
@@ -152,4 +181,4 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-__all__ = ["CompressionOutput", "artifact_key", "compress", "export_plan"]
+__all__ = ["CompressionOutput", "artifact_key", "compress", "export_plan", "recovery"]

@@ -1,4 +1,10 @@
-"""Fine-tuning shared by the techniques that retrain after compressing."""
+"""Fine-tuning shared by the techniques that retrain after compressing.
+
+A compressed model is trained until its validation accuracy stops improving:
+early stopping with ``patience`` epochs and the best epoch's weights restored,
+the learning rate cut when the validation loss plateaus, and ``epochs`` as the
+cap. A fixed number of epochs (the cap) is still available with ``patience=None``.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +18,50 @@ import numpy as np
 
 from compression.data.base import Dataset
 
+# Epochs of a plateau in validation loss before the learning rate is cut, and by how much.
+LR_PATIENCE = 1
+LR_FACTOR = 0.3
+# The learning rate is never cut below this fraction of the budget's.
+MIN_LR_FRACTION = 0.01
+
 
 @dataclass(frozen=True)
 class FineTune:
     """A bounded fine-tuning budget.
 
     Attributes:
-        epochs: passes over the training split (0 skips fine-tuning).
+        epochs: the epoch cap: at most this many passes over the training
+            split (0 skips fine-tuning).
         batch_size: samples per step.
-        learning_rate: Adam's step size; small, since weights start trained.
+        learning_rate: Adam's initial step size; small, since weights start
+            trained. It is cut by ``LR_FACTOR`` whenever the validation loss
+            has not improved for ``LR_PATIENCE`` epochs.
         seed: seeds Keras, NumPy and the shuffling so runs repeat.
+        patience: stop after this many epochs without a better validation
+            accuracy and restore the best epoch's weights; ``None`` trains
+            for exactly ``epochs`` epochs at a constant learning rate.
     """
 
-    epochs: int = 2
+    epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
     seed: int = 0
+    patience: int | None = 3
 
     def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int):
+            raise ValueError(f"epochs must be an integer. Received: epochs={self.epochs!r}")
         if not 0 <= self.epochs <= 1000:
             raise ValueError(f"epochs must be in 0..1000. Received: epochs={self.epochs}")
+        if self.patience is not None and (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or not 1 <= self.patience <= 1000
+        ):
+            raise ValueError(
+                "patience must be None or an integer in 1..1000. "
+                f"Received: patience={self.patience!r}"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive. Received: batch_size={self.batch_size}")
         if not self.learning_rate > 0:
@@ -58,22 +88,29 @@ def fine_tune(
     data: Dataset,
     budget: FineTune,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    settle_epochs: int = 0,
 ) -> keras.Model:
-    """Train ``model`` in place on the training split for the budget's epochs.
+    """Train ``model`` in place until validation accuracy stops improving.
 
     Args:
         model: a model whose output is a softmax over ``data.num_classes``.
         data: the dataset; only the train and validation splits are used.
-        budget: epochs, batch size, learning rate and seed.
+        budget: epoch cap, patience, batch size, learning rate and seed.
         callbacks: extra callbacks (for example a ``WeightMask``).
+        settle_epochs: epochs during which the model is still changing by
+            design (a pruning schedule): early stopping neither stops nor
+            records a best epoch before them.
 
     Returns:
-        The same model, trained.
+        The same model, trained; with a patience, it holds the weights of
+        its best epoch by validation accuracy.
     """
     if budget.epochs == 0:
         return model
     # Earlier compression steps' constraints (masks, shared centroids) hold too.
     callbacks = list(callbacks) + [c for c in constraints_of(model) if c not in callbacks]
+    # First, so the best weights are restored before a constraint's on_train_end runs.
+    callbacks = recovery_callbacks(budget, settle_epochs) + callbacks
     keras.utils.set_random_seed(budget.seed)
     compile_for_classification(model, budget.learning_rate)
     model.fit(
@@ -87,6 +124,30 @@ def fine_tune(
         verbose=0,
     )
     return model
+
+
+def recovery_callbacks(budget: FineTune, settle_epochs: int = 0) -> list[keras.callbacks.Callback]:
+    """Early stopping on validation accuracy and a plateau learning-rate schedule.
+
+    Empty for a fixed budget (``patience=None``).
+    """
+    if budget.patience is None:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy",
+            mode="max",
+            patience=budget.patience,
+            restore_best_weights=True,
+            start_from_epoch=settle_epochs,
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss",
+            factor=LR_FACTOR,
+            patience=LR_PATIENCE,
+            min_lr=budget.learning_rate * MIN_LR_FRACTION,
+        ),
+    ]
 
 
 class LayerConstraint(keras.callbacks.Callback):

@@ -218,6 +218,7 @@ def compression_document(artifact: Artifact) -> dict[str, Any]:
         "loader": LOADER_BY_SOURCE[dataset.source],
         "loader_options": dataset.source_options or {},
         "fine_tune_epochs": settings.COMPRESSION_FINE_TUNE_EPOCHS,
+        "fine_tune_patience": settings.COMPRESSION_FINE_TUNE_PATIENCE,
     }
 
 

@@ -55,6 +55,7 @@ def compress(
             "loader": ticket.loader,
             "loader_options": ticket.loader_options,
             "fine_tune_epochs": ticket.fine_tune_epochs,
+            "fine_tune_patience": ticket.fine_tune_patience,
             "out_dir": tmp,
             "label": f"artifact {ticket.artifact_id} for {ticket.owner}",
         }

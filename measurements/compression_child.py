@@ -47,7 +47,9 @@ def compress_document(args: dict[str, Any]) -> dict[str, Any]:
     dataset = load_dataset(args["loader"], **args["loader_options"])
     model = load_model(args["model_path"])
     plan = Plan.from_json(args["plan_steps"])
-    budget = FineTune(epochs=int(args["fine_tune_epochs"]))
+    budget = FineTune(
+        epochs=int(args["fine_tune_epochs"]), patience=int(args["fine_tune_patience"])
+    )
     output = compress(model, plan, dataset, args["out_dir"], fine_tune=budget)
     return {
         "keras_path": str(output.keras_path),

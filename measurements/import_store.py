@@ -18,7 +18,7 @@ from django.db import transaction
 
 from measurements.actions import get_or_create_plan
 from measurements.figures import FIGURES, STATIC_FIGURES
-from measurements.imports import ImportOptions, ImportReport, Problem, ValidRow
+from measurements.import_rows import ImportOptions, ImportReport, Problem, ValidRow
 from measurements.models import Artifact, Device, DNNModel, Result
 from measurements.provenance import IMPORTED, IMPORTED_STATIC_KEY, imported_static
 

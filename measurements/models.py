@@ -210,6 +210,13 @@ class Artifact(ArtifactLeaseMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.model} + {self.plan}"
 
+    @property
+    def accuracy_shortfall(self) -> float | None:
+        """Points the compression stayed below the model it started from, when it did not
+        recover (more than ``compression.pipeline.RECOVERY_POINTS``); None otherwise."""
+        said = (self.static_metrics or {}).get("recovery") or {}
+        return None if said.get("recovered", True) else said.get("gap_points")
+
 
 class Device(models.Model):
     class Kind(models.TextChoices):

@@ -4,8 +4,10 @@ For a model on a device, every plan measured there (or imported) becomes a
 candidate with measured figures; every other compressed artifact of the model
 becomes a candidate with predicted figures: storage and MACs exact from the
 artifact's static figures, energy from seed 004 eq. 5, latency from the
-device's latency predictor, accuracy only from the host evaluation of the
-artifact (a plan never compressed has no accuracy and is listed to measure).
+device's kernel-level predictor where the device has per-operator timings
+(results with an op breakdown of their .tflite's operators), else from the
+whole-model forest, accuracy only from the host evaluation of the artifact
+(a plan never compressed has no accuracy and is listed to measure).
 Everything heavy (the registry, Keras) is imported inside the functions.
 """
 
@@ -150,8 +152,13 @@ def _result_sources(result: Result) -> dict[str, str]:
     }
 
 
-def predicted_candidate(artifact: Artifact, latency_ms: float | None, threads: int) -> Any:
-    """A candidate for an artifact not measured on the device."""
+def predicted_candidate(
+    artifact: Artifact, latency_ms: float | None, threads: int, predictor: str = "forest"
+) -> Any:
+    """A candidate for an artifact not measured on the device.
+
+    ``predictor`` names what predicted the latency: "kernel" or "forest".
+    """
     from compression.selection import Candidate
 
     storage, weights = _storage(artifact)
@@ -170,7 +177,11 @@ def predicted_candidate(artifact: Artifact, latency_ms: float | None, threads: i
             "storage_mb": static_figure_source(artifact.static_metrics, "file_size"),
             "weights_mb": static_figure_source(artifact.static_metrics, "sp_bits"),
         },
-        extra={"artifact_id": artifact.pk, "num_threads": threads},
+        extra={
+            "artifact_id": artifact.pk,
+            "num_threads": threads,
+            "latency_predictor": predictor if latency_ms is not None else None,
+        },
     )
 
 
@@ -186,10 +197,78 @@ def device_rows(device: Device) -> list[dict[str, Any]]:
     ]
 
 
+def _kernels(artifact: Artifact) -> list[Any] | None:
+    """The artifact's kernels read from its .tflite, None when there is no readable file."""
+    from compression.errors import ModelFileError
+    from compression.selection.kernels import kernels_of
+
+    if not artifact.tflite_file:
+        return None
+    try:
+        return kernels_of(artifact.tflite_file.path)
+    except (ModelFileError, OSError, ValueError):
+        return None
+
+
+def kernel_timings(device: Device, threads: int) -> list[Any]:
+    """The device's measured results with per-operator timings, as kernel-predictor data.
+
+    A result counts when its breakdown lists every operator (the local
+    driver's ``ops``) and its artifact's .tflite is readable and matches it.
+    """
+    results = Result.objects.filter(
+        device=device,
+        source=Result.Source.MEASURED,
+        num_threads=threads,
+        latency_mean_ms__isnull=False,
+    ).select_related("artifact__model", "artifact__plan")
+    timings = []
+    for result in results:
+        breakdown = result.op_breakdown
+        if not isinstance(breakdown, dict) or not breakdown.get("ops"):
+            continue
+        # Only now: reading kernels imports the flatbuffer schema and Keras.
+        from compression.selection.kernel_predictor import ModelTiming
+        from compression.selection.kernels import timings_from_breakdown
+
+        kernels = _kernels(result.artifact)
+        if not kernels:
+            continue
+        try:
+            ms = timings_from_breakdown(breakdown, kernels or [])
+        except ValueError:  # a breakdown of other operators (another file version)
+            continue
+        name = f"{result.artifact.model.name}: {result.artifact.plan.canonical}"
+        architecture = result.artifact.model.architecture
+        timings.append(
+            ModelTiming(name, architecture, tuple(kernels), tuple(ms), result.latency_mean_ms)
+        )
+    return timings
+
+
+def kernel_predictions(artifacts: list[Artifact], device: Device, threads: int) -> dict[int, float]:
+    """Latency (ms) by artifact id from the device's kernel predictor, for those with a .tflite."""
+    timings = kernel_timings(device, threads)
+    if not timings:
+        return {}
+    from compression.selection.kernel_predictor import KernelPredictor
+
+    predictor = KernelPredictor().fit(timings)
+    predictions = {}
+    for artifact in artifacts:
+        kernels = _kernels(artifact)
+        if kernels:
+            predictions[artifact.pk] = max(predictor.predict(kernels), 0.0)
+    return predictions
+
+
 def build_candidates(
     model: DNNModel, device: Device, threads: int = 1
 ) -> tuple[list[Any], dict[str, Any] | None]:
     """Measured candidates for the model on the device, predicted ones for the rest.
+
+    Latency is predicted per kernel where the device has op timings and the
+    artifact a .tflite; the whole-model forest covers the rest.
 
     Returns:
         (candidates, predictor report as a dict or None when too few results).
@@ -225,8 +304,12 @@ def build_candidates(
             "n_train": found.n_train,
             "n_test": found.n_test,
         }
+    by_kernels = kernel_predictions(others, device, threads) if others else {}
     candidates += [
-        predicted_candidate(a, t, threads) for a, t in zip(others, predictions, strict=True)
+        predicted_candidate(a, by_kernels[a.pk], threads, "kernel")
+        if a.pk in by_kernels
+        else predicted_candidate(a, t, threads)
+        for a, t in zip(others, predictions, strict=True)
     ]
     return candidates, report
 
@@ -246,7 +329,7 @@ def recommend_for(
         model: the base model.
         device: where it will run.
         budgets: a ``compression.selection.Budgets``.
-        strategy: "exhaustive", "greedy" or "dqn".
+        strategy: "exhaustive", "greedy", "dqn" or "tpe".
         threads: the thread count measured results are taken at and predictions made for.
         top: plans per list.
         seed: the DQN's seed.

@@ -6,3 +6,11 @@ import pytest
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _short_fine_tuning(settings):
+    # The runner's compressions in tests fine-tune for at most two epochs (the lab's
+    # cap is 30, stopping early); early stopping itself is tested in
+    # tests/compression/test_training.py.
+    settings.COMPRESSION_FINE_TUNE_EPOCHS = 2

@@ -220,5 +220,8 @@ LOGGING = {
     "loggers": {"tensorflow": {"level": "WARNING"}, "absl": {"level": "WARNING"}},
 }
 
-# Epochs of fine-tuning each compression step gets (bounded: compression runs in runjobs).
-COMPRESSION_FINE_TUNE_EPOCHS = env_int("COMPRESSION_FINE_TUNE_EPOCHS", 2, minimum=0)
+# The cap on fine-tuning epochs per compression step (it stops earlier, see the patience).
+COMPRESSION_FINE_TUNE_EPOCHS = env_int("COMPRESSION_FINE_TUNE_EPOCHS", 30, minimum=0)
+# Epochs without a better validation accuracy before fine-tuning stops and keeps its
+# best epoch (compression.training.FineTune.patience); the epochs above are the cap.
+COMPRESSION_FINE_TUNE_PATIENCE = env_int("COMPRESSION_FINE_TUNE_PATIENCE", 3, minimum=1)

@@ -28,6 +28,7 @@ from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate, by_plan
 from compression.selection.objective import Scale, rewards_eq8, score
 from compression.selection.outcome import Outcome, build_outcome
+from compression.selection.reasons import missing_figures, missing_plans
 from compression.selection.space import Space
 
 UNKNOWN_REWARD = (0.0, -1.0)
@@ -57,6 +58,7 @@ class _Environment:
         self.scale = Scale.of(list(self.table.values()))
         self.budgets, self.space = budgets, space
         self.seen: dict[str, Candidate] = {}
+        self.missing: dict[str, None] = {}  # ordered set of plans the table lacks
         self.width = len(space.slots) + len(space.slots) * space.actions
 
     def state(self, step: int, choices: Sequence[int]) -> np.ndarray:
@@ -72,8 +74,10 @@ class _Environment:
         return np.arange(self.space.actions) <= len(self.space.slots[step].options)
 
     def reward(self, choices: Sequence[int]) -> tuple[float, float]:
-        candidate = self.table.get(self.space.plan_text(choices))
+        text = self.space.plan_text(choices)
+        candidate = self.table.get(text)
         if candidate is None:
+            self.missing[text] = None
             return UNKNOWN_REWARD
         self.seen[candidate.plan] = candidate
         return rewards_eq8(candidate, self.budgets, self.scale)
@@ -144,8 +148,9 @@ def dqn(
     env.reward(choices)
     q_values = _q(online, env.state(0, []))
     scores = [score(c, budgets, env.scale) for c in env.seen.values()]
-    details = {"q_values": q_values.tolist(), "policy": pick}
-    return build_outcome("dqn", scores, len(env.seen), pick, details)
+    details = {"q_values": q_values.tolist(), "policy": pick, "missing": list(env.missing)}
+    reasons = missing_plans(list(env.missing), "dqn") + missing_figures(list(candidates))
+    return build_outcome("dqn", scores, len(env.seen), pick, details, reasons)
 
 
 def _q(model, states: np.ndarray) -> np.ndarray:  # noqa: ANN001

@@ -8,6 +8,7 @@ from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.objective import score_all
 from compression.selection.outcome import Outcome, build_outcome
+from compression.selection.reasons import missing_figures
 
 
 def exhaustive(candidates: Sequence[Candidate], budgets: Budgets) -> Outcome:
@@ -21,4 +22,5 @@ def exhaustive(candidates: Sequence[Candidate], budgets: Budgets) -> Outcome:
         The outcome; ``evaluations`` is the number of complete candidates.
     """
     scores = score_all(candidates, budgets)
-    return build_outcome("exhaustive", scores, len(scores))
+    reasons = missing_figures(candidates)
+    return build_outcome("exhaustive", scores, len(scores), reasons=reasons)

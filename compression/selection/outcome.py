@@ -8,6 +8,7 @@ from typing import Any
 
 from compression.selection.budgets import Budgets
 from compression.selection.objective import Score, slack
+from compression.selection.reasons import nothing_fits
 
 
 @dataclass
@@ -15,12 +16,14 @@ class Outcome:
     """A strategy's answer.
 
     Attributes:
-        strategy: "exhaustive", "greedy" or "dqn".
+        strategy: "exhaustive", "greedy", "dqn" or "tpe".
         chosen: the strategy's pick (always feasible), None when nothing fits.
         ranked: the feasible plans it evaluated, best eq. 1 score first.
         evaluations: distinct candidates it looked at.
         infeasible: the evaluated plans that broke a budget, scored.
         details: strategy-specific extras (the DQN's Q-values, greedy's path).
+        reasons: sentences saying why nothing was chosen, which plans the
+            strategy asked for and the table lacks, which figures are missing.
     """
 
     strategy: str
@@ -29,6 +32,7 @@ class Outcome:
     evaluations: int
     infeasible: list[Score] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
 
 
 def build_outcome(
@@ -37,8 +41,13 @@ def build_outcome(
     evaluations: int,
     pick: str | None = None,
     details: dict[str, Any] | None = None,
+    reasons: Sequence[str] = (),
 ) -> Outcome:
-    """Rank ``scores``; the chosen plan is ``pick`` when feasible, else the best feasible."""
+    """Rank ``scores``; the chosen plan is ``pick`` when feasible, else the best feasible.
+
+    When nothing is feasible the reasons gain why: each broken budget, the
+    binding one (broken by the most evaluated plans) first.
+    """
     ordered = sorted(scores, key=lambda s: (-s.total, s.candidate.plan))
     feasible = [s for s in ordered if s.feasible]
     chosen = next((s for s in feasible if s.candidate.plan == pick), None)
@@ -46,7 +55,8 @@ def build_outcome(
     if chosen is not None:
         feasible = [chosen] + [s for s in feasible if s is not chosen]
     infeasible = [s for s in ordered if not s.feasible]
-    return Outcome(strategy, chosen, feasible, evaluations, infeasible, details or {})
+    reasons = list(reasons) + ([] if chosen else nothing_fits(infeasible))
+    return Outcome(strategy, chosen, feasible, evaluations, infeasible, details or {}, reasons)
 
 
 def binding_budget(chosen: Score, budgets: Budgets) -> str | None:

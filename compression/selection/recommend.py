@@ -7,13 +7,15 @@ from typing import Any
 
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
+from compression.selection.evaluator import TableEvaluator
 from compression.selection.exhaustive import exhaustive
 from compression.selection.greedy import greedy
 from compression.selection.objective import Score, score_all
 from compression.selection.outcome import Outcome, binding_budget, closest
 from compression.selection.space import Space
+from compression.selection.tpe import TPEConfig, tpe
 
-STRATEGIES = ("exhaustive", "greedy", "dqn")
+STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe")
 
 
 def run_strategy(
@@ -25,8 +27,11 @@ def run_strategy(
 ) -> Outcome:
     """Run one strategy on the candidate table.
 
+    The TPE search asks a table evaluator for each plan, so its evaluations
+    are the plans it looked up (a quarter of the space's plans by default).
+
     Raises:
-        ValueError: an unknown strategy, or greedy/dqn without a space.
+        ValueError: an unknown strategy, or greedy/dqn/tpe without a space.
     """
     if strategy not in STRATEGIES:
         raise ValueError(
@@ -39,6 +44,8 @@ def run_strategy(
         raise ValueError(f"The {strategy} strategy needs a search space. Received: space=None")
     if strategy == "greedy":
         return greedy(candidates, budgets, space)
+    if strategy == "tpe":
+        return tpe(TableEvaluator(candidates), budgets, space, TPEConfig(seed=seed))
     from compression.selection.dqn import DQNConfig, dqn  # Keras: only when asked
 
     return dqn(candidates, budgets, space, DQNConfig(seed=seed))
@@ -58,16 +65,17 @@ def recommend(
     Args:
         candidates: plans with measured, host-evaluated, estimated or predicted figures.
         budgets: limits and weights.
-        strategy: "exhaustive", "greedy" or "dqn".
-        space: the slots greedy and dqn walk.
+        strategy: "exhaustive", "greedy", "dqn" or "tpe".
+        space: the slots greedy, dqn and tpe search.
         unscored: plans with no accuracy yet (never compressed): measure-next material.
         top: how many ranked plans, closest plans and measure-next plans to return.
-        seed: the DQN's seed.
+        seed: the DQN's and the TPE search's seed.
 
     Returns:
         A JSON-serialisable dict: ``best``, ``ranked`` (score parts and figures),
         ``binding``, ``evaluations``, ``closest`` (when nothing fits, with the
-        budgets to relax), ``measure_next`` and the budgets.
+        budgets to relax), ``reasons`` (why nothing fits, which plans or
+        figures were missing), ``measure_next`` and the budgets.
     """
     outcome = run_strategy(strategy, candidates, budgets, space, seed)
     best = outcome.chosen
@@ -80,6 +88,7 @@ def recommend(
         "binding": binding_budget(best, budgets) if best else None,
         "evaluations": outcome.evaluations,
         "closest": [{**score_dict(c["score"]), "relax": c["relax"]} for c in near],
+        "reasons": outcome.reasons,
         "measure_next": measure_next(candidates, budgets, unscored, top),
         "details": outcome.details,
     }

@@ -41,10 +41,17 @@ def get_technique(code: str) -> type[Technique]:
         ) from None
 
 
-def all_techniques() -> list[type[Technique]]:
-    """Every registered technique class, ordered by code."""
+def all_techniques(model_format: str | None = "keras") -> list[type[Technique]]:
+    """Registered technique classes, ordered by code.
+
+    Args:
+        model_format: only the techniques that accept this format (the default,
+            ``"keras"``, is what every caller compressing Keras models wants);
+            ``None`` for every registered technique.
+    """
     _discover()
-    return [_REGISTRY[code] for code in sorted(_REGISTRY)]
+    classes = [_REGISTRY[code] for code in sorted(_REGISTRY)]
+    return [c for c in classes if model_format is None or model_format in c.accepts]
 
 
 def _discover() -> None:

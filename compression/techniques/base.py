@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import keras
 
 from compression.data.base import Dataset
+from compression.errors import NotApplicableError
 from compression.export import to_tflite
 from compression.training import FineTune
 
@@ -57,6 +58,22 @@ class Technique:
     # more than the few epochs that re-tune a compressed layer: a plan's budget is
     # raised to this many epochs for them (unless it is 0: no fine-tuning at all).
     min_fine_tune_epochs: ClassVar[int] = 0
+    # Model formats apply() takes (compression.formats.MODEL_FORMATS): most
+    # techniques rewrite Keras layers; .tflite-level ones also take "tflite" and "pt2".
+    accepts: ClassVar[tuple[str, ...]] = ("keras",)
+
+    @classmethod
+    def check_accepts(cls, model_format: str) -> None:
+        """Refuse a model format this technique cannot act on.
+
+        Raises:
+            NotApplicableError: ``model_format`` is not in ``accepts``.
+        """
+        if model_format not in cls.accepts:
+            raise NotApplicableError(
+                f"{cls.code} acts on {' or '.join(cls.accepts)} models only; it cannot "
+                f"compress a {model_format} model. Received: model_format={model_format!r}"
+            )
 
     def get_config(self) -> dict[str, Any]:
         """Parameters as a JSON-serialisable dict."""

@@ -6,11 +6,19 @@ kernels Q on the basis channels, most of them zero. With P's columns
 orthonormal, Q = P^T K (over the input-channel axis) gives P Q = K exactly
 when Cin' = Cin, so the pair starts as the original conv and only the zeroed
 kernel entries cost accuracy. Weights: Cin*Cin' + nnz(Q) (seed 004, 5.2.1).
+
+The PCA sees kh*kw*m samples of Cin features, so the basis can have at most
+min(Cin, kh*kw*m) vectors (a 1x1 projection conv 96 -> 16 allows 16). Stored
+densely, the pair costs Cin*Cin' + kh*kw*Cin'*m weights, more than the layer's
+kh*kw*Cin*m when Cin' = Cin; so by default each layer gets the largest basis
+whose pair has fewer weights and fewer multiply-accumulates than the layer
+(the 1x1 stage runs at the input's resolution, before any stride). A layer
+no basis can shrink is left alone by default and refused when named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -38,6 +46,42 @@ def channel_basis(kernel: np.ndarray, size: int) -> np.ndarray:
     return pca.components_.T
 
 
+def basis_bound(kernel_shape: tuple[int, ...]) -> int:
+    """The largest basis PCA can find for a kernel: min(Cin, kh*kw*m)."""
+    kh, kw, cin, m = kernel_shape
+    return min(cin, kh * kw * m)
+
+
+def shrinking_basis(kernel_shape: tuple[int, ...], pixel_ratio: float = 1.0) -> int:
+    """The largest basis whose decomposition has fewer weights and MACs than the conv.
+
+    Args:
+        kernel_shape: (kh, kw, Cin, m).
+        pixel_ratio: input pixels per output pixel (the stride's area), since
+            the 1x1 basis conv runs at the input's resolution.
+
+    Returns:
+        The basis size, 0 if even one basis channel would not shrink the layer.
+    """
+    kh, kw, cin, m = kernel_shape
+    taps = kh * kw * cin * m
+    # weights: b*(Cin + kh*kw*m) < taps; MACs per output pixel: b*(ratio*Cin + kh*kw*m) < taps.
+    per_channel = max(cin, pixel_ratio * cin) + kh * kw * m
+    largest = int(np.ceil(taps / per_channel)) - 1
+    return max(0, min(largest, basis_bound(kernel_shape)))
+
+
+def pixel_ratio(layer: keras.layers.Layer) -> float:
+    """Input pixels per output pixel of a conv (its strides' product if shapes are unknown)."""
+    try:
+        inp, out = layer.input.shape[1:3], layer.output.shape[1:3]
+    except (AttributeError, ValueError):
+        inp = out = (None,)
+    if None in (*inp, *out):
+        return float(np.prod(layer.strides))
+    return float(np.prod(inp)) / float(np.prod(out))
+
+
 def sparsify(kernel: np.ndarray, sparsity: float) -> np.ndarray:
     """0/1 mask zeroing exactly round(sparsity * size) smallest-magnitude entries."""
     count = round(sparsity * kernel.size)
@@ -49,7 +93,13 @@ def sparsify(kernel: np.ndarray, sparsity: float) -> np.ndarray:
 
 @register
 class C1(Technique):
-    """Sparse kernel decomposition: PCA channel basis plus sparse kernels."""
+    """Sparse kernel decomposition: PCA channel basis plus sparse kernels.
+
+    Args:
+        basis: the basis size for every target, or None for each target's
+            largest basis that shrinks it.
+        sparsity: the fraction of the projected kernels' entries zeroed.
+    """
 
     code = "C1"
     name = "Sparse convolution-kernel decomposition"
@@ -60,7 +110,9 @@ class C1(Technique):
         "of the kernel over its input channels, followed by kh x kw kernels on the basis "
         "channels obtained by projecting the original kernel onto the basis; the "
         "smallest-magnitude fraction `sparsity` of those kernels is zeroed and held at zero "
-        "while fine-tuning. Weights: Cin*basis + the non-zero kernel entries."
+        "while fine-tuning. Weights: Cin*basis + the non-zero kernel entries. The basis is "
+        "at most min(Cin, kh*kw*m); by default it is the largest that gives fewer weights and "
+        "MACs than the layer, stored densely, and convolutions it cannot shrink are skipped."
     )
     reference = (
         "Liu et al. 2015, Sparse Convolutional Neural Networks (CVPR); "
@@ -91,27 +143,66 @@ class C1(Technique):
     ) -> keras.Model:
         """Return a copy with each target conv decomposed.
 
-        Targets default to every Conv2D but the first (seed 004 compresses
-        conv2..conv5). The sparse kernels are held at zero by a WeightMask
-        while fine-tuning, which runs when ``data`` is given.
+        Targets default to every ungrouped Conv2D but the first (seed 004
+        compresses conv2..conv5) that the decomposition can shrink. The sparse
+        kernels are held at zero by a WeightMask while fine-tuning, which runs
+        when ``data`` is given.
 
         Raises:
-            NotApplicableError: ``basis`` exceeds a target's input channels.
+            NotApplicableError: ``basis`` exceeds min(Cin, kh*kw*m) of a target,
+                a named target is grouped or cannot be shrunk by the default
+                basis, or no convolution can be.
         """
         source = as_functional(model)
         chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
-        return rebuild_with_masks(source, chosen, self._decompose, data, fine_tune)
+        sizes = {la.name: self._size(la, named=bool(targets)) for la in chosen}
+        kept = [la for la in chosen if sizes[la.name]]
+        if not kept:
+            raise NotApplicableError(
+                f"C1 would grow every convolution it may act on in model {model.name!r}: "
+                "a 1x1 basis conv plus kernels on the basis have more weights or MACs than "
+                "the layer for any basis size (give basis= to decompose anyway)."
+            )
+        return rebuild_with_masks(source, kept, self._decompose(sizes), data, fine_tune)
 
-    def _decompose(self, masks: dict[str, dict[int, np.ndarray]]) -> Replacement:
+    def _size(self, layer: keras.layers.Layer, named: bool) -> int:
+        """The basis size for ``layer``; 0 to skip it (default targets only)."""
+        shape = tuple(layer.kernel.shape)
+        if layer.groups != 1:
+            if named:
+                raise NotApplicableError(
+                    f"C1 decomposes ungrouped convolutions; layer {layer.name!r} has "
+                    f"groups={layer.groups}."
+                )
+            return 0
+        bound = basis_bound(shape)
+        if self.basis is not None:
+            if self.basis > bound:
+                raise NotApplicableError(
+                    f"C1 basis cannot exceed min(Cin, kh*kw*m) = {bound} for layer "
+                    f"{layer.name!r} of kernel {shape} (PCA finds at most that many "
+                    f"directions). Received: basis={self.basis}"
+                )
+            return self.basis
+        size = shrinking_basis(shape, pixel_ratio(layer))
+        if not size and named:
+            raise NotApplicableError(
+                f"C1 cannot shrink layer {layer.name!r} (kernel {shape}): any basis adds "
+                "weights or MACs. Give basis= to decompose it anyway."
+            )
+        return size
+
+    def _decompose(
+        self, sizes: dict[str, int]
+    ) -> Callable[[dict[str, dict[int, np.ndarray]]], Replacement]:
+        return lambda masks: self._replacement(sizes, masks)
+
+    def _replacement(
+        self, sizes: dict[str, int], masks: dict[str, dict[int, np.ndarray]]
+    ) -> Replacement:
         def replace(layer: keras.layers.Layer, x: object) -> object:
             kernel, *bias = layer.get_weights()
-            cin = kernel.shape[2]
-            size = cin if self.basis is None else self.basis
-            if size > cin:
-                raise NotApplicableError(
-                    f"C1 basis cannot exceed the {cin} input channels of {layer.name!r}. "
-                    f"Received: basis={self.basis}"
-                )
+            cin, size = kernel.shape[2], sizes[layer.name]
             basis = channel_basis(kernel, size)
             # Project each kernel column onto the basis: Q = P^T K over Cin.
             projected = np.einsum("hwcm,ck->hwkm", kernel, basis).astype(kernel.dtype)

@@ -4,6 +4,10 @@ Each output channel of a conv reads only a random subset of the input
 channels: a fixed random Cin x m connection mask, broadcast over the kh x kw
 taps, removes the fraction ``theta`` of the connections and is held while
 fine-tuning. Non-zero weights: (1 - theta) * kh*kw*Cin*m (seed 004, 5.2.1).
+A Dense layer named as a target gets the same n x m connection mask. A
+DepthwiseConv2D is refused: each of its outputs already reads exactly one
+input channel, and C3 keeps at least one input per output, so there is
+nothing to cut.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import keras
 import numpy as np
 
 from compression.data.base import Dataset
+from compression.errors import NotApplicableError
+from compression.kernel_targets import named_targets
 from compression.surgery import Replacement, all_but_first, as_functional, resolve_targets
 from compression.techniques import register
 from compression.techniques._masked import rebuild_with_masks
@@ -50,7 +56,9 @@ class C3(Technique):
         "Keeps each convolution's shape but cuts the fraction theta of its input-output "
         "channel connections with a fixed random mask (the same for every kernel tap), "
         "keeping at least one input per output channel; the cut weights are held at zero "
-        "while fine-tuning. Non-zero weights: (1 - theta) * kh*kw*Cin*m."
+        "while fine-tuning. Non-zero weights: (1 - theta) * kh*kw*Cin*m. Acts on every Conv2D "
+        "but the first by default and on Dense layers when named; depthwise convolutions are "
+        "left alone (each output reads one input channel already: nothing to cut)."
     )
     reference = (
         "Changpinyo, Sandler and Zhmoginov 2017, The Power of Sparsity in Convolutional "
@@ -76,11 +84,20 @@ class C3(Technique):
         """Return a copy with each target conv's connections randomly thinned.
 
         Targets default to every Conv2D but the first (seed 004 compresses
-        conv2..conv5). Each target is replaced by a conv of the same shape
-        named ``<name>_rand``, initialised with the masked original kernel.
+        conv2..conv5); Conv2D and Dense layers may be named. Each target is
+        replaced by a layer of the same shape named ``<name>_rand``,
+        initialised with the masked original kernel.
+
+        Raises:
+            NotApplicableError: no Conv2D (by default), or a named layer is
+                missing, a DepthwiseConv2D, or of another kind.
         """
         source = as_functional(model)
-        chosen = resolve_targets(source, targets, "conv", self.code, default=all_but_first)
+        if targets:
+            _refuse_depthwise(source, targets, self.code)
+            chosen = named_targets(source, targets, ("Conv2D", "Dense"), self.code)
+        else:
+            chosen = resolve_targets(source, None, "conv", self.code, default=all_but_first)
         return rebuild_with_masks(source, chosen, self._thin, data, fine_tune)
 
     def _thin(self, masks: dict[str, dict[int, np.ndarray]]) -> Replacement:
@@ -89,13 +106,25 @@ class C3(Technique):
             # Seeded per layer name, so layers of one model get different
             # patterns and a layer's pattern does not depend on the others.
             rng = np.random.default_rng([self.seed, zlib.crc32(layer.name.encode())])
-            mask = connection_mask(kernel.shape[2], kernel.shape[3], self.theta, rng)
+            # The kernel's last two axes are (inputs, outputs) for Conv2D and Dense alike.
+            mask = connection_mask(kernel.shape[-2], kernel.shape[-1], self.theta, rng)
             full = np.broadcast_to(mask, kernel.shape).astype(kernel.dtype)
             config = layer.get_config() | {"name": f"{layer.name}_rand"}
-            thinned = keras.layers.Conv2D.from_config(config)
+            thinned = type(layer).from_config(config)
             out = thinned(x)
             thinned.set_weights([kernel * full, *bias])
             masks[thinned.name] = {0: full}  # weights[0] is the kernel
             return out
 
         return replace
+
+
+def _refuse_depthwise(model: keras.Model, targets: Sequence[str], code: str) -> None:
+    for name in targets:
+        layer = next((la for la in model.layers if la.name == name), None)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            raise NotApplicableError(
+                f"{code} cuts input-output channel connections; depthwise layer {name!r} "
+                "already connects each output to a single input channel, so there is "
+                f"nothing to cut. Received: targets={list(targets)}"
+            )

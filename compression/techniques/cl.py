@@ -20,13 +20,11 @@ from sklearn.cluster import KMeans
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import copy_model, is_kind
+from compression.kernel_targets import ALL_KINDS, kernel_layers, named_targets
+from compression.surgery import copy_model
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune, LayerConstraint
-
-# Layer kinds whose kernels are clustered (surgery.is_kind names).
-KINDS = ("fc", "conv")
 
 
 def cluster_values(values: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +100,8 @@ class Cl(Technique):
     category = "clustering"
     applies_to = "model"
     description = (
-        "Clusters each Dense and Conv2D kernel's weights into k shared values with "
-        "k-means (centroids initialised evenly between the smallest and largest "
+        "Clusters each Dense, Conv2D and DepthwiseConv2D kernel's weights into k shared "
+        "values with k-means (centroids initialised evenly between the smallest and largest "
         "weight), replaces every weight by its centroid, then fine-tunes the "
         "centroids with the assignment fixed. The layer can then be stored as "
         "log2(k)-bit indices plus a k-entry table; biases are left as they are."
@@ -130,8 +128,8 @@ class Cl(Technique):
 
         Args:
             model: the model to compress; it is not modified.
-            targets: Dense or Conv2D layer names; ``None`` means every Dense and
-                Conv2D layer, the output layer included (as Han et al.).
+            targets: Dense, Conv2D or DepthwiseConv2D layer names; ``None`` means
+                every such layer, the output layer included (as Han et al.).
             data: when given, the centroids are fine-tuned on its train split.
             fine_tune: fine-tuning budget; ``FineTune()`` by default.
 
@@ -153,27 +151,18 @@ class Cl(Technique):
 def _clusterable(
     model: keras.Model, targets: Sequence[str] | None, code: str
 ) -> list[keras.layers.Layer]:
-    """The Dense and Conv2D layers to cluster, checked like ``resolve_targets``."""
-    if not targets:
-        chosen = [la for la in model.layers if any(is_kind(la, kind) for kind in KINDS)]
-        if not chosen:
-            raise NotApplicableError(
-                f"{code} needs a Dense or Conv2D layer and model {model.name!r} has none."
-            )
-        return chosen
-    names = [la.name for la in model.layers]
-    chosen = []
-    for name in targets:
-        if name not in names:
-            raise NotApplicableError(
-                f"{code}: model {model.name!r} has no layer {name!r}. "
-                f"Its layers: {', '.join(names)}."
-            )
-        layer = model.get_layer(name)
-        if not any(is_kind(layer, kind) for kind in KINDS):
-            raise NotApplicableError(
-                f"{code} applies to Dense and Conv2D layers; layer {name!r} is "
-                f"{type(layer).__name__}. Received: targets={list(targets)}"
-            )
-        chosen.append(layer)
+    """The Dense, Conv2D and DepthwiseConv2D layers to cluster.
+
+    Raises:
+        NotApplicableError: a named layer is missing or of another kind, or
+            the model has no layer with such a kernel.
+    """
+    if targets:
+        return named_targets(model, targets, ALL_KINDS, code)
+    chosen = kernel_layers(model, ALL_KINDS)
+    if not chosen:
+        raise NotApplicableError(
+            f"{code} needs a Dense, Conv2D or DepthwiseConv2D layer and model "
+            f"{model.name!r} has none."
+        )
     return chosen

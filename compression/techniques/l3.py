@@ -4,6 +4,13 @@ The Flatten + Dense layers at the end of a classifier are replaced by a 1x1
 conv to one feature map per class, global average pooling and the head's
 output activation (softmax): Cin*classes weights (+ classes biases) instead
 of the dense head's (seed 004, section 5.2.1).
+
+The refusal is inherent on networks that already end in global pooling and a
+single Dense classifier (MobileNet, ResNet, EfficientNet and most networks
+designed since Network in Network): a 1x1 conv to the classes then global
+average pooling has exactly the classifier's Cin*classes + classes weights, so
+there is nothing to replace. Global pooling followed by several Dense layers
+is still replaced (the hidden Dense layers go).
 """
 
 from __future__ import annotations
@@ -63,7 +70,11 @@ def dense_head(model: keras.Model, code: str = "L3") -> list[keras.layers.Layer]
 
 @register
 class L3(Technique):
-    """Global-average-pooling head replacing the Flatten + Dense head."""
+    """Global-average-pooling head replacing the Flatten + Dense head.
+
+    Refused, by its nature, on a network that already ends in global pooling
+    and a single Dense classifier: there is no dense head to replace.
+    """
 
     code = "L3"
     min_fine_tune_epochs = 8
@@ -75,7 +86,9 @@ class L3(Technique):
         "feature map per class, global average pooling and the head's output activation "
         "(softmax), as in Network in Network. Weights: Cin*classes + classes. The new "
         "convolution starts from a seeded random initialisation and is fine-tuned when "
-        "data is given."
+        "data is given. Refused on networks that already end in global pooling and a "
+        "single Dense classifier (MobileNet, ResNet, EfficientNet): the pooling head would "
+        "have the same weights, so there is nothing to gain."
     )
     reference = (
         "Lin, Chen and Yan 2014, Network In Network (ICLR); "
@@ -99,11 +112,13 @@ class L3(Technique):
 
         Raises:
             NotApplicableError: no Flatten + Dense head fed by a 4-D feature
-                map, or a target outside the head.
+                map, a head that already is global pooling and one Dense
+                layer, or a target outside the head.
         """
         budget = fine_tune or FineTune()
         source = as_functional(model)
         head = dense_head(source, self.code)
+        _refuse_pooling_head(source, head)
         if targets:
             _check_targets(source, targets, head)
         copy = copy_model(source)
@@ -111,6 +126,19 @@ class L3(Technique):
         if data is not None:
             training.fine_tune(compressed, data, budget)
         return compressed
+
+
+def _refuse_pooling_head(model: keras.Model, head: list[keras.layers.Layer]) -> None:
+    """Refuse a head that is already global pooling and a single Dense classifier."""
+    dense = [la for la in head if isinstance(la, keras.layers.Dense)]
+    if isinstance(head[0], keras.layers.Flatten) or len(dense) > 1:
+        return
+    raise NotApplicableError(
+        f"L3 has nothing to replace in model {model.name!r}: it already ends in global "
+        f"pooling ({head[0].name!r}, {type(head[0]).__name__}) and a single Dense "
+        f"classifier ({dense[0].name!r}), and a 1x1 conv plus global average pooling would "
+        "have the same weights. L3 applies to Flatten + Dense heads."
+    )
 
 
 def _check_targets(model: keras.Model, targets: Sequence[str], head: list) -> None:

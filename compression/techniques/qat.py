@@ -1,23 +1,29 @@
 """QAT: quantization-aware training for int8 TFLite (Jacob et al. 2018).
 
 tensorflow-model-optimization does not support Keras 3, so the fake
-quantization is written here with ``keras.quantizers.fake_quant_with_min_max_vars``,
-which on the TensorFlow backend emits the ``FakeQuantWithMinMaxVars`` ops the
-TFLite converter reads as quantization ranges. The model is rebuilt with:
+quantization is written here (``_qat_layers``) with
+``keras.quantizers.fake_quant_with_min_max_vars``. The model is rebuilt as the
+TFLite converter will see it, then fine-tuned so the weights adapt to the
+rounding (straight-through gradients):
 
-* the input fake-quantized on its observed range;
-* every Dense and Conv2D computing with a fake-quantized kernel, symmetric on
-  [-127, 127] as TFLite's int8 spec requires: per output channel for Conv2D,
-  per tensor for Dense (the converter rejects per-channel fully connected
-  weights: "'tfl.transpose' op has mismatched quantized axes");
-* every Dense and Conv2D output fake-quantized on a range tracked by an
-  exponential moving average while training, taken after a ReLU (which TFLite
-  fuses) and before any other activation such as the final softmax (whose int8
-  output range TFLite fixes itself).
+* BatchNormalization after a Dense, Conv2D or DepthwiseConv2D is folded into
+  that layer's kernel and bias, and a ReLU/ReLU6 after it becomes the layer's
+  activation, as the converter fuses them (``compression.folding``);
+* the input is fake-quantized on its observed range;
+* every Dense, Conv2D and DepthwiseConv2D computes with a fake-quantized int8
+  kernel and fake-quantizes its output on a range tracked while training;
+* Rescaling and Normalization of an image become a frozen 1x1
+  DepthwiseConv2D (the per-channel affine map they are), or vanish when they
+  are the identity;
+* every other layer that makes new values (Add, Multiply, Concatenate, an
+  unfolded BatchNormalization, activations such as swish, hard-swish and
+  sigmoid) gets a range of its own after it;
+* layers that only move or select values (ZeroPadding2D, pooling, Reshape,
+  Flatten, Dropout) pass their input's range through, as their int8 kernels
+  do; softmax's int8 output range is fixed by TFLite.
 
-Fine-tuning then adapts the weights to the rounding (straight-through
-gradients), and the export reads every range from the graph, so the
-``.tflite`` holds int8 weights and activations.
+The export reads every range from the graph, so the ``.tflite`` holds int8
+weights and activations, input and output.
 """
 
 from __future__ import annotations
@@ -26,25 +32,35 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-from keras import ops
+import numpy as np
 
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
 from compression.export import DEFAULT_CALIBRATION_SAMPLES, to_tflite
-from compression.surgery import as_functional, is_kind
+from compression.folding import Fold, affine_map, find_folds, folded_weights
+from compression.kernel_targets import kind_of
+from compression.surgery import as_functional
 from compression.techniques import register
+from compression.techniques._qat_layers import (
+    FUSED_ACTIVATIONS,
+    QATConv2D,
+    QATDense,
+    QATDepthwiseConv2D,
+    QuantizeActivation,
+    QuantizeInput,
+    RangeTracker,
+    fake_quant_kernel,
+)
 from compression.techniques.base import Technique
 from compression.training import FineTune
 
-# Weight of the running range against each new batch's (tfmot uses 0.999 over
-# long trainings; a short fine-tune needs the range to settle in tens of steps).
-EMA_DECAY = 0.99
-# Activations TFLite fuses into the preceding Dense/Conv2D, so the range is taken after them.
-FUSED_ACTIVATIONS = ("linear", "relu", "relu6")
+# The quantized class standing in for each kernel layer kind.
+QUANTIZED = {"Dense": QATDense, "Conv2D": QATConv2D, "DepthwiseConv2D": QATDepthwiseConv2D}
 # Weightless layers whose int8 kernels reuse their input's range (no range of their own).
 PASS_THROUGH = (
     keras.layers.InputLayer,
+    keras.layers.ZeroPadding2D,
     keras.layers.MaxPooling2D,
     keras.layers.AveragePooling2D,
     keras.layers.GlobalAveragePooling2D,
@@ -54,132 +70,46 @@ PASS_THROUGH = (
     keras.layers.Dropout,
     keras.layers.Softmax,
 )
+# Layers that make new values: a range is tracked on their output.
+RANGED = (
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Average,
+    keras.layers.Maximum,
+    keras.layers.Minimum,
+    keras.layers.Concatenate,
+    keras.layers.Rescaling,
+    keras.layers.Normalization,
+    keras.layers.BatchNormalization,
+    keras.layers.ReLU,
+    keras.layers.Activation,
+)
+# Activations with an int8 TFLite kernel (Keras function names; swish is silu).
+ACTIVATIONS = (
+    "linear",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "hard_sigmoid",
+    "silu",
+    "hard_silu",
+    "tanh",
+    "softmax",
+)
 
-
-def fake_quant_kernel(kernel: Any, per_channel: bool) -> Any:
-    """Round a kernel to symmetric int8 levels, with straight-through gradients."""
-    # The 1e-8 floor keeps an all-zero channel (a pruned filter) from having an empty range.
-    if per_channel:  # one scale per output channel, the last axis
-        axes = tuple(range(len(kernel.shape) - 1))
-        amax = ops.maximum(ops.max(ops.abs(kernel), axis=axes), 1e-8)
-        return keras.quantizers.fake_quant_with_min_max_vars(
-            kernel, -amax, amax, num_bits=8, narrow_range=True, axis=-1
-        )
-    amax = ops.maximum(ops.max(ops.abs(kernel)), 1e-8)
-    return keras.quantizers.fake_quant_with_min_max_vars(
-        kernel, -amax, amax, num_bits=8, narrow_range=True
-    )
-
-
-class RangeTracker:
-    """Mixin: a tracked [min, max] range that fake-quantizes a tensor to 8 bits.
-
-    The range starts as the first training batch's and then follows an
-    exponential moving average; it always contains 0 so zero is exact.
-    """
-
-    def add_range(self) -> None:
-        """Create the range variables (call from ``build``)."""
-        make = self.add_weight  # type: ignore[attr-defined]
-        self.range_min = make(name="range_min", shape=(), initializer="zeros", trainable=False)
-        self.range_max = make(name="range_max", shape=(), initializer="zeros", trainable=False)
-        self.range_steps = make(name="range_steps", shape=(), initializer="zeros", trainable=False)
-
-    def quantize_output(self, x: Any, training: bool | None) -> Any:
-        """Update the range if training, then fake-quantize ``x`` on it."""
-        if training:
-            first = ops.equal(self.range_steps, 0.0)
-            for variable, seen in (
-                (self.range_min, ops.minimum(ops.min(x), 0.0)),
-                (self.range_max, ops.maximum(ops.max(x), 0.0)),
-            ):
-                moved = EMA_DECAY * variable + (1.0 - EMA_DECAY) * seen
-                variable.assign(ops.where(first, seen, moved))
-            self.range_steps.assign_add(1.0)
-        return keras.quantizers.fake_quant_with_min_max_vars(
-            x, self.range_min, self.range_max, num_bits=8
-        )
-
-    def finish(self, x: Any, training: bool | None) -> Any:
-        """Apply the activation, quantizing where TFLite will."""
-        if self.activation.__name__ in FUSED_ACTIVATIONS:  # type: ignore[attr-defined]
-            return self.quantize_output(self.activation(x), training)  # type: ignore[attr-defined]
-        return self.activation(self.quantize_output(x, training))  # type: ignore[attr-defined]
-
-
-class SavesRange:
-    """Mixin for Dense/Conv2D subclasses: keep the range in ``.keras`` files.
-
-    Dense and Conv2D save only their kernel and bias; the range variables are
-    stored beside them under their own names.
-    """
-
-    RANGE = ("range_min", "range_max", "range_steps")
-
-    def save_own_variables(self, store: Any) -> None:
-        super().save_own_variables(store)  # type: ignore[misc]
-        for name in self.RANGE:
-            store[name] = getattr(self, name)
-
-    def load_own_variables(self, store: Any) -> None:
-        super().load_own_variables(store)  # type: ignore[misc]
-        for name in self.RANGE:
-            getattr(self, name).assign(store[name])
-
-
-@keras.saving.register_keras_serializable(package="compresso")
-class QuantizeInput(RangeTracker, keras.layers.Layer):
-    """Fake-quantizes the model input on its observed range."""
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.add_range()
-
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        return self.quantize_output(inputs, training)
-
-
-@keras.saving.register_keras_serializable(package="compresso")
-class QATDense(SavesRange, RangeTracker, keras.layers.Dense):
-    """A Dense layer training with a per-tensor int8 kernel and an int8 output."""
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        super().build(input_shape)
-        self.add_range()
-
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        x = ops.matmul(inputs, fake_quant_kernel(self.kernel, per_channel=False))
-        if self.bias is not None:
-            x = ops.add(x, self.bias)
-        return self.finish(x, training)
-
-
-@keras.saving.register_keras_serializable(package="compresso")
-class QATConv2D(SavesRange, RangeTracker, keras.layers.Conv2D):
-    """A Conv2D layer training with a per-channel int8 kernel and an int8 output."""
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        super().build(input_shape)
-        self.add_range()
-
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        x = self.convolution_op(inputs, fake_quant_kernel(self.kernel, per_channel=True))
-        if self.use_bias:
-            x = ops.add(x, ops.reshape(self.bias, (1,) * (len(x.shape) - 1) + (self.filters,)))
-        return self.finish(x, training)
-
-
-# The quantized class standing in for each layer kind.
-QUANTIZED = {"fc": QATDense, "conv": QATConv2D}
+__all__ = ["QAT", "QATConv2D", "QATDense", "QATDepthwiseConv2D", "fake_quant_kernel"]
 
 
 def quantization_aware(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` that trains with int8 fake quantization.
+    """A copy of ``model``, BatchNormalization folded, that trains with int8 fake quantization.
 
     Args:
-        model: a model of Dense, Conv2D and pass-through layers; not modified.
+        model: a model of the layers listed in ``QUANTIZED``, ``PASS_THROUGH``
+            and ``RANGED``; not modified.
 
     Returns:
-        A functional model with the same layer names and weights, whose
+        A functional model keeping the names of the layers that remain;
         activation ranges are learned on its first training batches.
 
     Raises:
@@ -187,47 +117,113 @@ def quantization_aware(model: keras.Model) -> keras.Model:
     """
     source = as_functional(model)
     _check_supported(source)
-    quantize_input = QuantizeInput(name="quantize_input")
-
-    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        kind = next((kind for kind in QUANTIZED if is_kind(layer, kind)), None)
-        cls = QUANTIZED[kind] if kind else type(layer)
-        return cls.from_config(layer.get_config())
-
-    def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
-        x, *rest = args
-        if isinstance(x._keras_history.operation, keras.layers.InputLayer):
-            x = quantize_input(x)
-        return layer(x, *rest, **kwargs)
-
-    quantized = keras.models.clone_model(source, clone_function=clone, call_function=call)
-    for layer in source.layers:
-        # Kernel and bias come first in the quantized layers; the range follows.
-        mine = quantized.get_layer(layer.name).weights[: len(layer.weights)]
-        for variable, value in zip(mine, layer.weights, strict=True):
-            variable.assign(value)
+    rewrite = _Rewrite(source)
+    quantized = keras.models.clone_model(
+        source, clone_function=rewrite.clone, call_function=rewrite.call
+    )
+    rewrite.set_weights(quantized)
     return quantized
+
+
+class _Rewrite:
+    """How each layer of ``source`` appears in the quantization-aware model."""
+
+    def __init__(self, source: keras.Model) -> None:
+        self.source = source
+        self.folds = find_folds(source)
+        self.affine = {la.name: m for la in source.layers if (m := affine_map(la)) is not None}
+        identity = {name for name, pair in self.affine.items() if _is_identity(*pair)}
+        self.absorbed = {name for fold in self.folds.values() for name in fold.absorbed}
+        self.absorbed |= identity
+        self.ranged = {
+            la.name
+            for la in source.layers
+            if la.name not in self.affine and _needs_range(la, self.folds.get(la.name))
+        }
+        self.inputs: dict[int, Any] = {}
+
+    def clone(self, layer: keras.layers.Layer) -> keras.layers.Layer:
+        """The layer standing in for ``layer`` (built, then given weights by ``set_weights``)."""
+        if layer.name in self.affine:  # frozen: it is the model's preprocessing
+            return QATDepthwiseConv2D(1, name=layer.name, trainable=False)
+        config = layer.get_config()
+        fold = self.folds.get(layer.name)
+        if fold is not None:
+            config |= {"activation": fold.activation, "use_bias": layer.use_bias or bool(fold.norm)}
+        return QUANTIZED.get(kind_of(layer) or "", type(layer)).from_config(config)
+
+    def call(self, layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        """Call ``layer`` in the new graph: skipped if absorbed, ranged if it makes new values."""
+        if layer.name in self.absorbed:
+            return args[0]
+        out = layer(*keras.tree.map_structure(self._quantize_input, args), **kwargs)
+        if layer.name in self.ranged:
+            out = QuantizeActivation(name=f"{layer.name}_quant")(out)
+        return out
+
+    def _quantize_input(self, x: Any) -> Any:
+        if not isinstance(getattr(x, "_keras_history", (None,))[0], keras.layers.InputLayer):
+            return x
+        if id(x) not in self.inputs:  # one range per model input, however many readers
+            name = f"quantize_input_{len(self.inputs)}" if self.inputs else "quantize_input"
+            self.inputs[id(x)] = QuantizeInput(name=name)(x)
+        return self.inputs[id(x)]
+
+    def set_weights(self, quantized: keras.Model) -> None:
+        """Copy (or fold) every source layer's weights into ``quantized``."""
+        for layer in self.source.layers:
+            if layer.name in self.absorbed or not (layer.weights or layer.name in self.affine):
+                continue
+            fold = self.folds.get(layer.name)
+            if layer.name in self.affine:
+                scale, offset = self.affine[layer.name]
+                values = [scale.reshape(1, 1, -1, 1), offset]
+            elif fold is not None and fold.norm:
+                values = folded_weights(layer, self.source.get_layer(fold.norm))
+            else:
+                values = layer.get_weights()
+            # Kernel and bias come first in the quantized layers; the range follows.
+            mine = quantized.get_layer(layer.name).weights[: len(values)]
+            for variable, value in zip(mine, values, strict=True):
+                variable.assign(value)
+
+
+def _is_identity(scale: np.ndarray, offset: np.ndarray) -> bool:
+    """keras.applications' Normalization without ImageNet weights is mean 0, variance 1."""
+    return bool(np.all(scale == 1.0) and np.all(offset == 0.0))
+
+
+def _needs_range(layer: keras.layers.Layer, fold: Fold | None) -> bool:
+    """Whether ``layer``'s output needs a range besides any the layer tracks itself."""
+    own = getattr(getattr(layer, "activation", None), "__name__", "linear")
+    activation = fold.activation if fold else own
+    if kind_of(layer) is not None:  # tracks its output before a non-fused activation
+        return activation not in (*FUSED_ACTIVATIONS, "softmax")
+    if isinstance(layer, keras.layers.Activation):
+        return activation != "softmax"  # TFLite fixes softmax's int8 output range
+    return isinstance(layer, RANGED)
 
 
 def _check_supported(model: keras.Model) -> None:
     for layer in model.layers:
         if isinstance(layer, RangeTracker):
             raise NotApplicableError(f"Model {model.name!r} is already quantization-aware.")
-        if any(is_kind(layer, kind) for kind in QUANTIZED):
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                raise NotApplicableError(
-                    f"QAT handles channels_last convolutions; layer {layer.name!r} is "
-                    f"{layer.data_format}."
-                )
-            continue
-        if isinstance(layer, PASS_THROUGH) or (
-            isinstance(layer, keras.layers.Activation)
-            and layer.get_config()["activation"] == "softmax"
-        ):
+        if getattr(layer, "data_format", "channels_last") != "channels_last":
+            raise NotApplicableError(
+                f"QAT handles channels_last layers; layer {layer.name!r} is {layer.data_format}."
+            )
+        activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
+        if activation not in ACTIVATIONS:
+            raise NotApplicableError(
+                f"QAT has no int8 kernel for activation {activation!r} of layer {layer.name!r}; "
+                f"it handles {', '.join(ACTIVATIONS)}."
+            )
+        if kind_of(layer) is not None or isinstance(layer, PASS_THROUGH + RANGED):
             continue
         raise NotApplicableError(
-            "QAT handles Dense, Conv2D, pooling, flatten, reshape, dropout and softmax layers; "
-            f"layer {layer.name!r} is {type(layer).__name__}."
+            "QAT handles Dense, Conv2D, DepthwiseConv2D, BatchNormalization, pooling, padding, "
+            "flatten, reshape, dropout, add, multiply, concatenate, rescaling, normalization "
+            f"and activation layers; layer {layer.name!r} is {type(layer).__name__}."
         )
 
 
@@ -240,11 +236,16 @@ class QAT(Technique):
     category = "quantization"
     applies_to = "model"
     description = (
-        "Rebuilds the model so that training sees int8 rounding: kernels are fake-quantized "
-        "to 8 bits (per output channel for convolutions) and every layer's output to 8 bits "
-        "on a range tracked while training; fine-tuning lets the weights adapt to the "
-        "rounding. The TFLite export reads those ranges, giving int8 weights, activations, "
-        "input and output, like Q-int8 but with the accuracy loss trained away."
+        "Rebuilds the model as the int8 TFLite model will compute it, then fine-tunes it so "
+        "the weights adapt to the rounding: BatchNormalization is folded into the Dense, "
+        "Conv2D or DepthwiseConv2D before it (and a ReLU/ReLU6 after it fused), kernels are "
+        "fake-quantized to 8 bits (per output channel for convolutions), and the output of "
+        "every layer that makes new values (convolutions, Add, Multiply, Concatenate, "
+        "activations such as swish, hard-swish and sigmoid) to 8 bits on a range tracked "
+        "while training; padding, pooling, Reshape and Dropout pass ranges through, and "
+        "Rescaling/Normalization become a frozen 1x1 depthwise convolution. The TFLite "
+        "export reads those ranges, giving int8 weights, activations, input and output, "
+        "like Q-int8 but with the accuracy loss trained away."
     )
     reference = (
         "Jacob et al. Quantization and Training of Neural Networks for Efficient "

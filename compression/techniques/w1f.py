@@ -17,13 +17,18 @@ import numpy as np
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import rebuild, resolve_targets
+from compression.kernel_targets import hidden_dense, kernel_layers, output_layer_names
+from compression.surgery import as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
 
 # AdaDeep 5.2.1 sets the inserted layer's width to k = m/12.
 DEFAULT_DIVISOR = 12
+# On a classifier head m is the number of classes, so m/12 would leave rank 1 and
+# squash every class onto one direction; half the classes keeps them apart and
+# still halves the head's weights when its input is much wider than m.
+HEAD_DIVISOR = 2
 
 
 def check_rank(k: object) -> int | None:
@@ -102,6 +107,31 @@ def two_dense(
     return out
 
 
+def dense_targets(
+    model: keras.Model, targets: Sequence[str] | None, code: str
+) -> list[keras.layers.Layer]:
+    """The Dense layers W1f and W2 factorize.
+
+    Named targets are checked to be Dense. By default every Dense layer but the
+    output; on a network whose only Dense layer is its classifier (MobileNet,
+    ResNet, EfficientNet), that classifier head.
+
+    Raises:
+        NotApplicableError: no Dense layer, or a named layer that is not Dense.
+    """
+    if targets or hidden_dense(model):
+        return resolve_targets(model, targets, "fc", code)
+    heads = kernel_layers(model, ("Dense",))
+    if not heads:
+        return resolve_targets(model, None, "fc", code)  # raises: names the missing kind
+    return heads
+
+
+def divisor_for(model: keras.Model, layer: keras.layers.Layer, divisor: int) -> int:
+    """The default rule's divisor for ``layer``: ``HEAD_DIVISOR`` on an output layer."""
+    return HEAD_DIVISOR if layer.name in output_layer_names(model) else divisor
+
+
 @register
 class W1f(Technique):
     """Truncated-SVD factorization of dense layers."""
@@ -115,7 +145,9 @@ class W1f(Technique):
         "followed by a dense layer of m units with the original activation and bias, "
         "initialised from the truncated singular value decomposition W ~ U_k S_k V_k^T "
         "(the best rank-k approximation of the kernel), then fine-tunes. Parameters "
-        "fall from n*m to k(n+m); k defaults to m/12 as in AdaDeep."
+        "fall from n*m to k(n+m); k defaults to m/12 as in AdaDeep. Targets are the hidden "
+        "Dense layers, or the classifier head when it is the only Dense layer (k then "
+        "defaults to half the classes)."
     )
     reference = (
         "Xue, Li, Gong. Restructuring of Deep Neural Network Acoustic Models with Singular "
@@ -138,7 +170,8 @@ class W1f(Technique):
 
         Args:
             model: the model to compress; it is not modified.
-            targets: Dense layer names; ``None`` means every Dense layer but the output.
+            targets: Dense layer names; ``None`` means every Dense layer but the
+                output, or the output layer when it is the only Dense layer.
             data: when given, the factorized model is fine-tuned on it.
             fine_tune: fine-tuning budget; ``FineTune()`` by default.
 
@@ -146,9 +179,16 @@ class W1f(Technique):
             A new model in which each target is two dense layers,
             ``<name>_svd_u`` (n -> k) and ``<name>_svd_v`` (k -> m).
         """
-        layers = resolve_targets(model, targets, "fc", self.code)
+        source = as_functional(model)  # outputs known; rebuild keeps model's constraints
+        layers = dense_targets(source, targets, self.code)
         ranks = {
-            la.name: rank_for(self.code, la.name, self.k, *la.kernel.shape, DEFAULT_DIVISOR)
+            la.name: rank_for(
+                self.code,
+                la.name,
+                self.k,
+                *la.kernel.shape,
+                divisor_for(source, la, DEFAULT_DIVISOR),
+            )
             for la in layers
         }
         factorized = rebuild(

@@ -21,10 +21,16 @@ from sklearn.exceptions import ConvergenceWarning
 
 from compression import training
 from compression.data.base import Dataset
-from compression.surgery import rebuild, resolve_targets
+from compression.surgery import as_functional, rebuild
 from compression.techniques import register
 from compression.techniques.base import Technique
-from compression.techniques.w1f import check_rank, rank_for, two_dense
+from compression.techniques.w1f import (
+    check_rank,
+    dense_targets,
+    divisor_for,
+    rank_for,
+    two_dense,
+)
 from compression.training import FineTune, WeightMask
 
 # SparseSep / AdaDeep 5.2.1 use a k = m/6 atom dictionary.
@@ -85,7 +91,9 @@ class W2(Technique):
         "lasso penalty alpha on the codes), so W ~ A D. The layer becomes a dense layer "
         "n -> k holding the sparse codes A, whose zeros stay zero while fine-tuning, "
         "then a dense layer k -> m holding the dictionary D with the original activation "
-        "and bias. Storage is nnz(A) + k*m; k defaults to m/6."
+        "and bias. Storage is nnz(A) + k*m; k defaults to m/6. Targets are the hidden Dense "
+        "layers, or the classifier head when it is the only Dense layer (k then defaults "
+        "to half the classes)."
     )
     reference = (
         "Bhattacharya, Lane. Sparsification and Separation of Deep Learning Layers for "
@@ -115,7 +123,8 @@ class W2(Technique):
 
         Args:
             model: the model to compress; it is not modified.
-            targets: Dense layer names; ``None`` means every Dense layer but the output.
+            targets: Dense layer names; ``None`` means every Dense layer but the
+                output, or the output layer when it is the only Dense layer.
             data: when given, the model is fine-tuned with the codes' zeros held.
             fine_tune: fine-tuning budget; ``FineTune()`` by default.
 
@@ -123,11 +132,13 @@ class W2(Technique):
             A new model in which each target is ``<name>_codes`` (n -> k, sparse)
             followed by ``<name>_atoms`` (k -> m).
         """
-        layers = resolve_targets(model, targets, "fc", self.code)
+        source = as_functional(model)  # outputs known; rebuild keeps model's constraints
+        layers = dense_targets(source, targets, self.code)
         factors = {}
         for layer in layers:
             n, m = layer.kernel.shape
-            k = rank_for(self.code, layer.name, self.k, n, m, DEFAULT_DIVISOR)
+            divisor = divisor_for(source, layer, DEFAULT_DIVISOR)
+            k = rank_for(self.code, layer.name, self.k, n, m, divisor)
             factors[layer.name] = sparse_factors(layer.get_weights()[0], k, self.alpha)
         coded = rebuild(
             model,

@@ -20,15 +20,26 @@ import numpy as np
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.surgery import copy_model, is_kind, resolve_targets
+from compression.kernel_targets import (
+    ALL_KINDS,
+    default_targets,
+    hidden_dense,
+    kernel_layers,
+    named_targets,
+)
+from compression.surgery import copy_model, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune, WeightMask
 
+# With early stopping, the schedule spans at most this many epochs (the last
+# of them at the final sparsity); fine-tuning then goes on until accuracy stops
+# improving. A fixed budget (patience=None) spreads the schedule over all of it.
+SCHEDULE_EPOCHS = 5
 # About this many pruning steps over the schedule (Zhu & Gupta prune every
 # dt = 100..1000 steps of long runs; our fine-tuning budgets are short).
 PRUNING_EVENTS = 10
-# Index of the kernel in Dense.weights and Conv2D.weights ([kernel, bias]).
+# Index of the kernel in the weights of Dense, Conv2D and DepthwiseConv2D ([kernel, bias]).
 KERNEL = 0
 
 
@@ -79,15 +90,17 @@ class GradualPruning(WeightMask):
     Args:
         layer_names: the layers whose kernels are pruned.
         final: the target sparsity s_f.
+        epochs: epochs the schedule spans; ``None`` means the whole training.
 
     Attributes:
         events: (step, sparsity) of every pruning step taken, for inspection.
     """
 
-    def __init__(self, layer_names: Sequence[str], final: float) -> None:
+    def __init__(self, layer_names: Sequence[str], final: float, epochs: int | None = None) -> None:
         super().__init__({})
         self.layer_names = list(layer_names)
         self.final = final
+        self.epochs = epochs
         self.events: list[tuple[int, float]] = []
         self.step = 0
 
@@ -109,7 +122,8 @@ class GradualPruning(WeightMask):
             self.begin, self.end, self.frequency = 0, 0, 1
             self.prune(self.final)
             return
-        self.begin, self.end, self.frequency = pruning_window(self.params["epochs"], steps)
+        epochs = min(self.epochs or self.params["epochs"], self.params["epochs"])
+        self.begin, self.end, self.frequency = pruning_window(epochs, steps)
         self.prune(polynomial_sparsity(0, self.final, self.begin, self.end))
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -135,10 +149,14 @@ class W3(Technique):
     sweep = ({}, {"s": 0.2}, {"s": 0.4}, {"s": 0.6}, {"s": 0.8})
     name = "Magnitude pruning"
     category = "pruning"
+    # The selector's slot (AdaDeep prunes dense layers); the kernels it acts on are wider.
     applies_to = "fc"
     description = (
-        "Zeroes the smallest-magnitude kernel weights of the target layers (dense ones "
-        "by default, convolutions too with include_conv): every weight below a threshold "
+        "Zeroes the smallest-magnitude kernel weights of the target Dense, Conv2D and "
+        "DepthwiseConv2D layers (by default the hidden Dense layers; on a network whose only "
+        "Dense layer is the classifier, every such layer, as TFMOT's prune_low_magnitude; "
+        "include_conv=True adds every convolution, False keeps to Dense): every weight "
+        "below a threshold "
         "(0.001 by default, as in AdaDeep), or, given a target sparsity s, the s fraction "
         "of smallest weights of each kernel, reached gradually while fine-tuning on Zhu "
         "and Gupta's cubic schedule (one-shot without data). Pruned weights are held at "
@@ -153,7 +171,7 @@ class W3(Technique):
     param_names = ("threshold", "s", "include_conv")
 
     def __init__(
-        self, threshold: float = 0.001, s: float | None = None, include_conv: bool = False
+        self, threshold: float = 0.001, s: float | None = None, include_conv: bool | None = None
     ) -> None:
         if not _positive_number(threshold):
             raise ValueError(
@@ -161,9 +179,9 @@ class W3(Technique):
             )
         if s is not None and not (_positive_number(s) and s < 1):
             raise ValueError(f"s must be a sparsity strictly between 0 and 1. Received: s={s!r}")
-        if not isinstance(include_conv, bool):
+        if include_conv is not None and not isinstance(include_conv, bool):
             raise ValueError(
-                f"include_conv must be True or False. Received: include_conv={include_conv!r}"
+                f"include_conv must be True, False or None. Received: include_conv={include_conv!r}"
             )
         self.threshold = float(threshold)
         self.s = None if s is None else float(s)
@@ -180,9 +198,11 @@ class W3(Technique):
 
         Args:
             model: the model to compress; it is not modified.
-            targets: Dense (or, with include_conv, Conv2D) layer names; ``None``
-                means every Dense layer but the output, plus every Conv2D layer
-                when include_conv is set.
+            targets: Dense, Conv2D or DepthwiseConv2D layer names (Dense only
+                with ``include_conv=False``); ``None`` means every Dense layer but
+                the output, plus every convolution with ``include_conv=True``, or,
+                by default on a model whose only Dense layer is the output, every
+                Dense, Conv2D and DepthwiseConv2D layer.
             data: when given, the model is fine-tuned with the pruned weights
                 held at zero (and, with ``s``, pruned gradually meanwhile).
             fine_tune: fine-tuning budget; ``FineTune()`` by default.
@@ -194,8 +214,11 @@ class W3(Technique):
         layers = self._targets(pruned, targets)
         budget = fine_tune or FineTune()
         if self.s is not None and data is not None and budget.epochs > 0:
-            gradual = GradualPruning([la.name for la in layers], self.s)
-            training.fine_tune(pruned, data, budget, [gradual])
+            spans = budget.epochs if budget.patience is None else SCHEDULE_EPOCHS
+            spans = min(spans, budget.epochs)
+            gradual = GradualPruning([la.name for la in layers], self.s, spans)
+            # Early stopping counts from the schedule's last epoch, at the final sparsity.
+            training.fine_tune(pruned, data, budget, [gradual], settle_epochs=spans - 1)
             # Later steps of a plan keep the final pattern.
             training.attach(pruned, WeightMask.from_masks(gradual.masks))
             return pruned
@@ -215,32 +238,22 @@ class W3(Technique):
     def _targets(
         self, model: keras.Model, targets: Sequence[str] | None
     ) -> list[keras.layers.Layer]:
-        """Target layers; Conv2D ones are eligible only with include_conv."""
-        if not self.include_conv:
+        """Target layers: Dense only with include_conv=False, any kernel otherwise."""
+        if self.include_conv is False:
             return resolve_targets(model, targets, "fc", self.code)
         if targets:
-            names = {la.name: la for la in model.layers}
-            kinds = [
-                "conv" if name in names and is_kind(names[name], "conv") else "fc"
-                for name in targets
-            ]
-            return [
-                resolve_targets(model, [name], kind, self.code)[0]
-                for name, kind in zip(targets, kinds, strict=True)
-            ]
-        chosen: list[keras.layers.Layer] = []
-        for kind in ("fc", "conv"):
-            try:
-                chosen += resolve_targets(model, None, kind, self.code)
-            except NotApplicableError:
-                continue  # a model with only convolutions (or only dense layers)
+            return named_targets(model, targets, ALL_KINDS, self.code)
+        if self.include_conv is None:
+            return default_targets(model, ALL_KINDS, self.code)
+        dense = {la.name for la in hidden_dense(model)}
+        convs = {la.name for la in kernel_layers(model, ("Conv2D", "DepthwiseConv2D"))}
+        chosen = [la for la in model.layers if la.name in dense | convs]
         if not chosen:
             raise NotApplicableError(
-                f"{self.code} needs a Dense or Conv2D layer besides the output layer and "
-                f"model {model.name!r} has none."
+                f"{self.code} needs a convolution or a Dense layer besides the output layer "
+                f"and model {model.name!r} has none."
             )
-        order = {la.name: i for i, la in enumerate(model.layers)}
-        return sorted(chosen, key=lambda la: order[la.name])
+        return chosen
 
 
 def _positive_number(value: object) -> bool:

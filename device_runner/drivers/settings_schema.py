@@ -227,6 +227,8 @@ SCHEMAS: dict[str, dict[str, Callable[[str, Any, Any], Any]]] = {
         "push_timeout_seconds": seconds,
         "run_timeout_seconds": seconds,
     },
+    # A device known from imported results: no driver, so nothing to configure.
+    "external": {},
 }
 
 
@@ -259,9 +261,9 @@ def check_address(kind: str, address: Any) -> str:
         DeviceSettingsError: naming the address received.
     """
     text = address if isinstance(address, str) else ""
-    if kind == "local" and text:
+    if kind in ("local", "external") and text:
         raise DeviceSettingsError(
-            "address", f"A local device has no address; leave it empty. Received: {text!r}"
+            "address", f"A {kind} device has no address; leave it empty. Received: {text!r}"
         )
     if kind == "ssh":
         name, at, where = text.rpartition("@")

@@ -92,6 +92,7 @@ class CompressionTicket:
     loader: str
     loader_options: dict[str, Any]
     fine_tune_epochs: int
+    fine_tune_patience: int
 
 
 class QueueClient(Protocol):

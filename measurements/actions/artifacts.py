@@ -159,6 +159,7 @@ def _child_args(artifact: Artifact, out_dir: str, owner: str) -> dict[str, Any]:
         "loader": LOADER_BY_SOURCE[dataset.source],
         "loader_options": dataset.source_options,
         "fine_tune_epochs": settings.COMPRESSION_FINE_TUNE_EPOCHS,
+        "fine_tune_patience": settings.COMPRESSION_FINE_TUNE_PATIENCE,
         "out_dir": out_dir,
         "label": f"artifact {artifact.pk} for {owner}",
     }

@@ -36,3 +36,24 @@ def alexnet(digits: Dataset) -> keras.Model:
 def quick() -> FineTune:
     """The fine-tuning budget techniques get in tests: one short epoch."""
     return FineTune(epochs=1, batch_size=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_program(digits: Dataset):
+    """A residual CNN with BatchNorm trained on digits in PyTorch, as a ``.pt2`` taking NCHW.
+
+    Built in a spawn child (see torch_programs): torch never loads in the test process.
+    """
+    from compression.formats.pt2 import TorchProgram
+    from tests.compression.torch_programs import in_child
+
+    content = in_child("residual_cnn_pt2", digits.x_train, digits.y_train, 6, True)
+    return TorchProgram(content, "residual_cnn.pt2")
+
+
+@pytest.fixture(scope="session")
+def digits_conversion(digits_program, digits: Dataset):
+    """``digits_program`` converted to ``.tflite`` by litert-torch (in a child process)."""
+    from compression.formats.pt2 import convert_pt2
+
+    return convert_pt2(digits_program, digits.x_val)

@@ -7,6 +7,7 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.c3 import C3
+from tests.compression.shipped_nets import shipped_net
 
 
 def _accuracy(model, data):
@@ -101,6 +102,21 @@ def test_it_round_trips_its_config():
     assert config == {"theta": 0.5, "seed": 7}
     assert C3.from_config(config) == technique
     assert C3.default_config() == {"theta": 0.75, "seed": 0}
+
+
+def test_it_thins_named_dense_layers_and_refuses_depthwise_ones_with_the_reason(lenet):
+    out = C3(theta=0.5).apply(lenet, targets=["fc1"])
+    thinned = out.get_layer("fc1_rand").get_weights()[0]
+    assert abs(np.mean(thinned == 0) - 0.5) <= 0.01
+    assert (thinned != 0).any(axis=0).all()  # every output keeps an input
+    model = shipped_net()
+    with pytest.raises(NotApplicableError, match="'dw' already connects each output to a single"):
+        C3().apply(model, targets=["dw"])
+    default = C3().apply(model)
+    names = {layer.name for layer in default.layers}
+    assert {"expand_rand", "se_reduce_rand", "se_expand_rand", "project_rand"} <= names
+    assert {"stem", "dw"} <= names  # the first conv and the depthwise one are left alone
+    assert default.count_params() == model.count_params()
 
 
 def test_it_needs_a_conv2d():

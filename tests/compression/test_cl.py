@@ -5,6 +5,8 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.cl import Cl, SharedCentroids, cluster_values
+from compression.training import FineTune
+from tests.compression.shipped_nets import rgb_digits, shipped_net
 
 CLUSTERED = ("conv1", "conv2", "fc1", "fc2", "fc3")
 
@@ -94,3 +96,16 @@ def test_it_names_a_layer_it_cannot_cluster(lenet):
         Cl().apply(lenet, targets=["pool1"])
     with pytest.raises(NotApplicableError, match="no layer 'fc9'"):
         Cl().apply(lenet, targets=["fc9"])
+
+
+def test_it_clusters_depthwise_and_convolution_kernels_of_a_shipped_style_network():
+    data = rgb_digits()
+    model = shipped_net()
+    budget = FineTune(epochs=1, batch_size=128)
+    clustered = Cl(k=8).apply(model, data=data, fine_tune=budget)
+    for name in ("stem", "expand", "dw", "se_reduce", "se_expand", "project", "predictions"):
+        values = clustered.get_layer(name).get_weights()[0]
+        assert len(np.unique(values)) <= 8, name
+        assert not np.array_equal(values, model.get_layer(name).get_weights()[0]), name
+    with pytest.raises(NotApplicableError, match="layer 'dw_bn' is BatchNormalization"):
+        Cl().apply(model, targets=["dw_bn"])

@@ -8,6 +8,7 @@ from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.l3 import L3
 from compression.training import FineTune
+from tests.compression.shipped_nets import shipped_net
 
 
 def _accuracy(model, data):
@@ -110,3 +111,10 @@ def test_it_round_trips_its_empty_config():
 def test_it_takes_no_parameters():
     with pytest.raises(TypeError):
         L3(classes=4)
+
+
+def test_it_refuses_a_network_that_already_ends_in_global_pooling_and_one_dense():
+    model = shipped_net()
+    with pytest.raises(NotApplicableError, match="nothing to replace.*'gap'.*'predictions'"):
+        L3().apply(model)
+    assert "already end in global pooling" in L3.description

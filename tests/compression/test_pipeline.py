@@ -67,6 +67,31 @@ def test_it_evaluates_the_file_on_the_test_split(compressed, digits):
         assert 0 < quality[name] <= 1
 
 
+def test_it_says_how_far_the_accuracy_stayed_below_the_starting_model(compressed, lenet, digits):
+    _, _, output = compressed
+    said = output.static_metrics["recovery"]
+    keras_accuracy = float(
+        np.mean(lenet.predict(digits.x_test, verbose=0).argmax(1) == digits.y_test)
+    )
+    assert said["baseline_accuracy"] == pytest.approx(keras_accuracy)
+    gap = (keras_accuracy - output.accuracy_metrics["accuracy"]) * 100
+    assert said["gap_points"] == pytest.approx(gap, abs=0.01)
+    assert said["threshold_points"] == 3.0
+    assert said["recovered"] is (gap <= 3.0)
+
+
+def test_it_says_a_compression_did_not_recover_when_it_lost_more_than_three_points(lenet, digits):
+    from compression.pipeline import recovery
+
+    keras_accuracy = float(
+        np.mean(lenet.predict(digits.x_test, verbose=0).argmax(1) == digits.y_test)
+    )
+    lost = recovery(lenet, keras_accuracy - 0.05, digits)
+    assert lost["recovered"] is False and lost["gap_points"] == pytest.approx(5.0, abs=0.01)
+    kept = recovery(lenet, keras_accuracy - 0.02, digits)
+    assert kept["recovered"] is True
+
+
 def test_it_saves_a_loadable_keras_model_with_the_pruned_kernels(compressed, lenet, digits):
     _, _, output = compressed
     saved = load_model(output.keras_path)

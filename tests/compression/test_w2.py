@@ -5,6 +5,7 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.w2 import W2, sparse_factors
+from tests.compression.shipped_nets import shipped_net
 
 
 def weights_of(model):
@@ -103,3 +104,13 @@ def test_it_needs_a_dense_layer(lenet):
         W2().apply(keras.Model(inputs, outputs, name="convs"))
     with pytest.raises(NotApplicableError, match="Dense layers; layer 'pool1' is MaxPooling2D"):
         W2().apply(lenet, targets=["pool1"])
+
+
+def test_it_factorizes_the_classifier_head_when_it_is_the_only_dense_layer():
+    model = shipped_net()
+    out = W2().apply(model)
+    first = out.get_layer("predictions_codes").get_weights()[0]
+    assert first.shape == (32, 5)  # k defaults to half the 10 classes on a head
+    assert out.get_layer("predictions_atoms").output.shape[-1] == 10
+    assert out.count_params() < model.count_params()
+    assert "predictions" not in {layer.name for layer in out.layers}

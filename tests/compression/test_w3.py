@@ -5,12 +5,15 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.w3 import (
+    SCHEDULE_EPOCHS,
     W3,
     GradualPruning,
     magnitude_mask,
     polynomial_sparsity,
     pruning_window,
 )
+from compression.training import FineTune
+from tests.compression.shipped_nets import shipped_net
 
 
 def weights_of(model):
@@ -34,7 +37,7 @@ def test_it_is_registered_under_its_code_and_round_trips_its_config():
     assert get_technique("W3") is W3
     technique = W3(s=0.6, include_conv=True)
     assert W3.from_config(technique.get_config()) == technique
-    assert W3.default_config() == {"threshold": 0.001, "s": None, "include_conv": False}
+    assert W3.default_config() == {"threshold": 0.001, "s": None, "include_conv": None}
     assert W3.category == "pruning" and W3.applies_to == "fc"
 
 
@@ -151,10 +154,34 @@ def test_it_prunes_convolutions_too_when_asked(lenet):
     np.testing.assert_array_equal(kernel(only, "fc1"), kernel(lenet, "fc1"))
 
 
-def test_it_needs_a_dense_layer(lenet):
+def test_it_needs_a_dense_layer_when_told_to_keep_to_dense_layers(lenet):
     inputs = keras.Input(shape=(8, 8, 1))
     outputs = keras.layers.Conv2D(2, 3)(inputs)
+    dense_only = W3(include_conv=False)
     with pytest.raises(NotApplicableError, match="W3 needs a Dense layer and model 'convs'"):
-        W3().apply(keras.Model(inputs, outputs, name="convs"))
+        dense_only.apply(keras.Model(inputs, outputs, name="convs"))
     with pytest.raises(NotApplicableError, match="Dense layers; layer 'conv2' is Conv2D"):
-        W3().apply(lenet, targets=["conv2"])
+        dense_only.apply(lenet, targets=["conv2"])
+    with pytest.raises(NotApplicableError, match="Depthwise.*layer 'pool1' is MaxPooling2D"):
+        W3().apply(lenet, targets=["pool1"])
+
+
+def test_it_prunes_every_kernel_of_a_network_whose_only_dense_is_the_classifier():
+    model = shipped_net()
+    pruned = W3(s=0.5).apply(model)
+    kinds = {}
+    for name in ("stem", "expand", "dw", "se_reduce", "se_expand", "project", "predictions"):
+        kinds[type(pruned.get_layer(name)).__name__] = True
+        assert abs(sparsity(kernel(pruned, name)) - 0.5) <= 0.01, name
+    assert set(kinds) == {"Conv2D", "DepthwiseConv2D", "Dense"}
+    # BatchNormalization's scales are not kernels: left as they were.
+    np.testing.assert_array_equal(kernel(pruned, "dw_bn"), kernel(model, "dw_bn"))
+    assert pruned.count_params() == model.count_params()
+
+
+def test_it_holds_the_final_sparsity_when_early_stopping_restores_the_best_epoch(lenet, digits):
+    budget = FineTune(epochs=SCHEDULE_EPOCHS + 4, patience=1, batch_size=64)
+    pruned = W3(s=0.6).apply(lenet, data=digits, fine_tune=budget)
+    for name in ("fc1", "fc2"):
+        assert abs(sparsity(kernel(pruned, name)) - 0.6) <= 0.01, name
+    assert accuracy(pruned, digits) > 0.8

@@ -114,6 +114,15 @@ def test_it_refuses_a_bad_or_unknown_setting_naming_it(lab, kind, options, key):
     assert refused.value.field == "settings"
 
 
+def test_it_gives_an_external_device_no_address_and_no_settings(lab):
+    assert resolve("external", "", {}, lab) == {}
+    with pytest.raises(DeviceSettingsError, match="external device has no address"):
+        resolve("external", "pi@lab", {}, lab)
+    with pytest.raises(DeviceSettingsError) as refused:
+        resolve("external", "", {"adb": "adb"}, lab)
+    assert refused.value.args[0] == "adb" or "adb" in str(refused.value)
+
+
 def test_it_refuses_settings_that_are_not_an_object(lab):
     for value in (None, [], "x"):
         with pytest.raises(DeviceSettingsError, match="JSON object"):

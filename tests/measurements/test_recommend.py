@@ -1,8 +1,13 @@
 import pytest
+from django.core.files.base import ContentFile
 
+from compression.export import to_tflite
 from compression.selection import Budgets
+from compression.selection.kernels import kernels_of
 from measurements.recommend import build_candidates, parse_budgets, recommend_for
-from tests.measurements.recommend_world import PLANS, build_world
+from tests.compression.selection.test_kernel_predictor import conv_bn_relu6
+from tests.factories import make_artifact
+from tests.measurements.recommend_world import PLANS, build_world, plan_row
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +96,26 @@ def test_the_command_refuses_a_bad_budget():
     world = build_world()
     with pytest.raises(CommandError, match="storage_mb"):
         call_command("recommend", model=world.model.name, device=world.device.name, storage_mb="-1")
+
+
+def test_it_predicts_latency_per_kernel_where_the_device_has_op_timings():
+    world = build_world()
+    tflite = to_tflite(conv_bn_relu6(), "float32")
+    kernels = kernels_of(tflite)
+    ops = [{"index": k.index, "type": k.op_type, "mean_ms": 0.1} for k in kernels]
+    timed = world.artifacts["C1"]
+    timed.tflite_file.save("timed.tflite", ContentFile(tflite))
+    timed.results.update(op_breakdown={"ops": ops, "by_type": {}})
+    fresh = make_artifact(
+        model=world.model, plan=plan_row("Ps"), macs=1000, sp_bits=800, sf_bits=80, accuracy=0.9
+    )
+    fresh.tflite_file.save("fresh.tflite", ContentFile(tflite))
+    by_plan = {c.plan: c for c in build_candidates(world.model, world.device)[0]}
+    # Same kernels as the timed model (0.1 ms each); the overhead term, fitted on
+    # that one model, is its measured 2.6 ms minus the sum of its kernels.
+    assert by_plan["Ps"].latency_ms == pytest.approx(2.6, rel=1e-6)
+    assert by_plan["Ps"].sources["latency_ms"] == "predicted"
+    assert by_plan["Ps"].extra["latency_predictor"] == "kernel"
+    # Artifacts without a .tflite still get the whole-model forest's figure.
+    assert by_plan["C2"].extra["latency_predictor"] == "forest"
+    assert by_plan["C2"].latency_ms > 0

@@ -24,7 +24,8 @@ def api(db) -> APIClient:
 @pytest.fixture
 def browser(db) -> Client:
     client = Client()
-    client.force_login(User.objects.create_user("grace"))
+    # Devices are staff-only: grace registers the external device as staff.
+    client.force_login(User.objects.create_user("grace", is_staff=True))
     return client
 
 

@@ -13,13 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from measurements.imports import (
-    MAX_IMPORT_BYTES,
-    MAX_PROBLEMS_LISTED,
-    ImportOptions,
-    ImportRefused,
-    import_results,
-)
+from measurements.import_rows import ImportOptions, ImportRefused
+from measurements.imports import MAX_IMPORT_BYTES, MAX_PROBLEMS_LISTED, import_results
 from webapp.api import inputs
 from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 

@@ -113,6 +113,12 @@ class PlanSerializer(serializers.ModelSerializer):
 class ArtifactSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     plan_canonical = serializers.CharField(source="plan.canonical", read_only=True)
+    accuracy_shortfall = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Percentage points the compression stayed below the model it started from, "
+        "when it did not recover (more than 3 points); null when it recovered or is unknown.",
+    )
 
     class Meta:
         model = Artifact
@@ -135,6 +141,7 @@ class ArtifactSerializer(serializers.ModelSerializer):
             "macs",
             "file_size",
             "gzip_size",
+            "accuracy_shortfall",
             "static_metrics",
             "accuracy",
             "top5_accuracy",

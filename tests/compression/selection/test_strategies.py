@@ -3,7 +3,7 @@ import pytest
 from compression.selection import Budgets, Candidate, Slot, Space, recommend, run_strategy
 from compression.selection.greedy import greedy
 from compression.selection.objective import violations
-from tests.compression.selection.tables import SPACE, random_table
+from tests.compression.selection.tables import SPACE, random_table, structured_table
 
 
 def random_budgets(seed: int) -> Budgets:
@@ -17,7 +17,7 @@ def random_budgets(seed: int) -> Budgets:
     )
 
 
-@pytest.mark.parametrize("strategy", ["exhaustive", "greedy"])
+@pytest.mark.parametrize("strategy", ["exhaustive", "greedy", "tpe"])
 @pytest.mark.parametrize("seed", range(60))
 def test_it_never_recommends_a_plan_that_breaks_a_budget(strategy, seed):
     budgets = random_budgets(seed)
@@ -75,3 +75,30 @@ def test_measure_next_lists_promising_predicted_plans_then_unevaluated_ones():
     assert set(plans[:-1]) == {c.plan for c in table[:4]}
     assert plans[-1] == "KD"
     assert all(not violations(c, Budgets()) for c in table[:4])
+
+
+def test_greedy_walks_a_table_without_the_baseline_and_singles():
+    table = [c for c in structured_table(4, SPACE) if " + " in c.plan]
+    budgets = Budgets(mu1=0.6, mu2=0.4)
+    outcome = greedy(table, budgets, SPACE)
+    assert outcome.chosen is not None and " + " in outcome.chosen.candidate.plan
+    assert outcome.evaluations > 1
+    assert "baseline" in outcome.details["missing"]
+    assert any("greedy asked for" in r and "the table lacks" in r for r in outcome.reasons)
+
+
+def test_every_strategy_says_which_budget_binds_when_nothing_fits():
+    table = structured_table(5, SPACE)
+    budgets = Budgets(latency_ms=0.01, min_accuracy_pct=50.0)
+    for strategy in ("exhaustive", "greedy", "tpe"):
+        answer = recommend(table, budgets, strategy, SPACE)
+        assert answer["best"] is None
+        assert answer["reasons"][0].startswith("latency_ms binds:")
+        assert "against 0.01" in answer["reasons"][0]
+
+
+def test_it_says_which_figures_are_missing():
+    table = [Candidate("C1", None, 2.0, 3.0, 1.0), Candidate("W3", 80.0, 3.0, 5.0, 1.0)]
+    answer = recommend(table, Budgets(), "exhaustive")
+    assert answer["best"]["plan"] == "W3"
+    assert "1 plan(s) have no accuracy_pct and cannot be scored: C1." in answer["reasons"]

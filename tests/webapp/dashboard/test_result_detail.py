@@ -218,3 +218,24 @@ def test_it_says_a_baseline_is_the_baseline(viewer, pair):
 
 def test_it_answers_404_for_an_unknown_result(viewer):
     assert viewer.get("/results/999999/").status_code == 404
+
+
+def test_it_says_beside_the_accuracy_when_a_compression_did_not_recover(viewer, pair):
+    artifact = pair["result"].artifact
+    url = f"/results/{pair['result'].pk}/"
+    assert "did-not-recover" not in viewer.get(url).content.decode()
+    artifact.static_metrics = {
+        "recovery": {
+            "baseline_accuracy": 0.97,
+            "gap_points": 12.5,
+            "threshold_points": 3.0,
+            "recovered": False,
+        }
+    }
+    artifact.save()
+    body = viewer.get(url).content.decode()
+    assert "Did not recover" in body and "12.5 points below the model it started from" in body
+    model_page = viewer.get(f"/models/{artifact.model_id}/").content.decode()
+    assert "did not recover: −12.5 pts" in model_page
+    api = viewer.get(f"/api/artifacts/{artifact.pk}/").json()
+    assert api["accuracy_shortfall"] == 12.5

@@ -1,0 +1,133 @@
+"""Which strategy should be the default: each one's hit rate and cost on measured tables.
+
+For every table (CSV written by ``benchmarks/selector.py --save-tables`` or by
+``compression.selection.table_csv.save_table``) and each of N random budget
+settings, every strategy runs on the table; a setting counts as a hit when
+the strategy returns the exhaustive optimum (or, like exhaustive, nothing
+when nothing fits). Printed per table and strategy: the share of hits, the
+mean evaluations spent and their share of the table's plans, and the
+settings where the strategy found nothing while a plan fits.
+
+The search space is the technique registry's slots (conv / fc / model)
+restricted to the techniques the table's plans use. The DQN trains a Keras
+network per setting (seconds each); leave it out with ``--strategies``.
+
+    .venv/bin/python benchmarks/selector_strategies.py var/tables/*.csv [--settings 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from compression.selection import Budgets, Candidate, Space, run_strategy  # noqa: E402
+from compression.selection.table_csv import load_table  # noqa: E402
+
+STRATEGIES = ("exhaustive", "greedy", "tpe", "dqn")
+OPEN_CHANCE = 0.3  # each budget is left open this often
+
+
+def space_for(candidates: Sequence[Candidate]) -> Space:
+    """The registry's slots keeping the techniques the table's plans use."""
+    from compression.selection.space import Slot, registry_space
+
+    steps = {step for c in candidates for step in c.plan.split(" + ")}
+    slots = [
+        Slot(s.name, tuple(o for o in s.options if o in steps)) for s in registry_space().slots
+    ]
+    return Space(tuple(s for s in slots if s.options))
+
+
+def random_settings(candidates: Sequence[Candidate], count: int, seed: int) -> list[Budgets]:
+    """Budgets drawn from the table's own figures, so each binds somewhere in its range.
+
+    Each limit is open with chance OPEN_CHANCE, else a random value between
+    the table's 10th and 100th percentile (the 0th and 90th for the minimum
+    accuracy); mu1 and mu3 are uniform in 0.1..0.9.
+    """
+    rng = np.random.default_rng(seed)
+    complete = [c for c in candidates if c.complete]
+    figures = {
+        "min_accuracy_pct": ([c.accuracy_pct for c in complete], (0, 90)),
+        "max_energy_mj": ([c.energy_mj for c in complete], (10, 100)),
+        "latency_ms": ([c.latency_ms for c in complete], (10, 100)),
+        "storage_mb": ([c.storage_mb for c in complete], (10, 100)),
+    }
+    settings = []
+    for _ in range(count):
+        limits = {}
+        for name, (values, (low, high)) in figures.items():
+            if values and rng.random() >= OPEN_CHANCE:
+                limits[name] = float(np.percentile(values, rng.uniform(low, high)))
+        mu1, mu3 = (round(float(rng.uniform(0.1, 0.9)), 3) for _ in range(2))
+        settings.append(Budgets(**limits, mu1=mu1, mu2=1 - mu1, mu3=mu3, mu4=1 - mu3))
+    return settings
+
+
+def compare(
+    candidates: Sequence[Candidate],
+    settings: Sequence[Budgets],
+    strategies: Sequence[str],
+    seed: int = 0,
+    space: Space | None = None,
+) -> list[dict]:
+    """Each strategy's hits against exhaustive and the evaluations it spent."""
+    space = space or space_for(candidates)
+    plans = sum(1 for c in candidates if c.complete)
+    tally = {s: {"hits": 0, "evaluations": [], "missed": 0, "seconds": 0.0} for s in strategies}
+    for index, budgets in enumerate(settings):
+        optimum = run_strategy("exhaustive", candidates, budgets).chosen
+        best = optimum.candidate.plan if optimum else None
+        for strategy in strategies:
+            started = time.monotonic()
+            outcome = run_strategy(strategy, candidates, budgets, space, seed + index)
+            entry = tally[strategy]
+            entry["seconds"] += time.monotonic() - started
+            chosen = outcome.chosen.candidate.plan if outcome.chosen else None
+            entry["hits"] += chosen == best
+            entry["missed"] += chosen is None and best is not None
+            entry["evaluations"].append(outcome.evaluations)
+    return [
+        {
+            "strategy": strategy,
+            "optimum share": entry["hits"] / len(settings),
+            "evaluations (mean)": float(np.mean(entry["evaluations"])),
+            "share of plans": float(np.mean(entry["evaluations"])) / plans if plans else 0.0,
+            "nothing found but a plan fits": entry["missed"],
+            "seconds": entry["seconds"],
+        }
+        for strategy, entry in tally.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="+", type=Path, help="Candidate tables (CSV).")
+    parser.add_argument("--settings", type=int, default=50, help="Budget settings per table.")
+    parser.add_argument("--seed", type=int, default=0, help="Budgets' and strategies' seed.")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    args = parser.parse_args(argv)
+    if args.settings < 1:
+        parser.error(f"--settings must be at least 1. Received: --settings={args.settings}")
+    rows = []
+    for path in args.tables:
+        candidates = load_table(path)
+        settings = random_settings(candidates, args.settings, args.seed)
+        for row in compare(candidates, settings, args.strategies, args.seed):
+            rows.append({"table": path.stem, "plans": len(candidates), **row})
+    import pandas as pd
+
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+from benchmarks.selector_strategies import compare, main, random_settings, space_for
+from compression.selection import run_strategy
+from compression.selection.objective import violations
+from compression.selection.table_csv import save_table
+from tests.compression.selection.tables import SPACE, WIDE_SPACE, structured_table
+
+
+def test_it_infers_the_space_from_the_tables_plans():
+    assert space_for(structured_table(0, SPACE)) == SPACE
+    assert space_for(structured_table(0, WIDE_SPACE)) == WIDE_SPACE
+
+
+def test_its_budget_settings_bind_inside_the_tables_range():
+    table = structured_table(1)
+    settings = random_settings(table, 50, seed=3)
+    assert settings == random_settings(table, 50, seed=3)
+    latencies = [c.latency_ms for c in table]
+    limits = [b.latency_ms for b in settings if b.latency_ms is not None]
+    assert 20 <= len(limits) <= 50
+    assert all(min(latencies) <= t <= max(latencies) for t in limits)
+    fitting = [any(not violations(c, b) for c in table) for b in settings]
+    assert 0 < sum(fitting) < 50  # some settings leave room, some rule everything out
+
+
+def test_it_scores_each_strategy_against_the_exhaustive_optimum():
+    table = structured_table(2)
+    settings = random_settings(table, 10, seed=0)
+    rows = {r["strategy"]: r for r in compare(table, settings, ["exhaustive", "greedy", "tpe"])}
+    assert rows["exhaustive"]["optimum share"] == 1.0
+    assert rows["exhaustive"]["share of plans"] == 1.0
+    assert rows["tpe"]["evaluations (mean)"] == 28
+    hits = 0
+    for index, budgets in enumerate(settings):
+        best = run_strategy("exhaustive", table, budgets).chosen
+        found = run_strategy("tpe", table, budgets, WIDE_SPACE, index).chosen
+        hits += (best and best.candidate.plan) == (found and found.candidate.plan)
+    assert rows["tpe"]["optimum share"] == hits / 10
+
+
+def test_it_runs_on_tables_saved_as_csv(tmp_path, capsys):
+    paths = [save_table(structured_table(s, SPACE), tmp_path / f"t{s}.csv") for s in (0, 1)]
+    rows = main([str(p) for p in paths] + ["--settings", "5", "--strategies", "exhaustive", "tpe"])
+    assert [(r["table"], r["strategy"]) for r in rows] == [
+        ("t0", "exhaustive"),
+        ("t0", "tpe"),
+        ("t1", "exhaustive"),
+        ("t1", "tpe"),
+    ]
+    assert all(r["plans"] == 18 for r in rows)
+    printed = capsys.readouterr().out
+    assert "optimum share" in printed and "t1" in printed

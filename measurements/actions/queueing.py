@@ -15,6 +15,10 @@ from django.db import transaction
 from measurements.actions.catalogue import get_or_create_plan
 from measurements.models import Artifact, Device, DNNModel, Job
 
+# Statuses that do not block queueing the same combination again: the one place
+# this rule lives (the new-jobs preview counts with it too).
+REQUEUABLE = (Job.Status.FAILED, Job.Status.CANCELLED)
+
 
 def standard_sweep_texts() -> list[str]:
     """Baseline plus every registered technique alone, at each of its sweep settings."""
@@ -73,7 +77,7 @@ def queue_jobs(
         for model, plan_row, device, n in itertools.product(models, rows, devices, threads):
             artifact, _ = Artifact.objects.get_or_create(model=model, plan=plan_row)
             live = Job.objects.filter(artifact=artifact, device=device, num_threads=n)
-            if live.exclude(status__in=["failed", "cancelled"]).exists():
+            if live.exclude(status__in=REQUEUABLE).exists():
                 continue
             jobs.append(
                 Job.objects.create(

@@ -14,10 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from measurements.actions.queueing import REQUEUABLE
 from measurements.models import Device, DNNModel, Job
-
-# Statuses that do not block queueing the same combination again (queue_jobs' rule).
-REQUEUABLE = (Job.Status.FAILED, Job.Status.CANCELLED)
 
 
 @dataclass(frozen=True)

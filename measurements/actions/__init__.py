@@ -20,7 +20,15 @@ from measurements.actions.catalogue import (
     get_or_create_plan,
     load_catalogue,
 )
-from measurements.actions.queueing import queue_jobs, standard_sweep_texts
+from measurements.actions.queueing import (
+    REQUEUABLE,
+    ParsedPlan,
+    Preview,
+    parse_plans,
+    plan_jobs,
+    queue_jobs,
+    standard_sweep_texts,
+)
 from measurements.actions.registration import (
     check_model_fits,
     register_dataset,
@@ -36,7 +44,10 @@ __all__ = [
     "ArtifactBusy",
     "ArtifactFailed",
     "CompressionInterrupted",
+    "REQUEUABLE",
     "LeaseLost",
+    "ParsedPlan",
+    "Preview",
     "check_model_fits",
     "compress_artifact",
     "describe_this_host",
@@ -44,6 +55,8 @@ __all__ = [
     "ensure_local_device",
     "get_or_create_plan",
     "load_catalogue",
+    "parse_plans",
+    "plan_jobs",
     "queue_jobs",
     "register_dataset",
     "register_model_file",

@@ -7,6 +7,8 @@ must not pay for it at start-up.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +16,70 @@ from django.db import transaction
 
 from measurements.actions.catalogue import get_or_create_plan
 from measurements.models import Artifact, Device, DNNModel, Job
+
+# Statuses that do not block queueing the same combination again: the one place
+# this rule lives (the new-jobs preview counts with it too).
+REQUEUABLE = (Job.Status.FAILED, Job.Status.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ParsedPlan:
+    """A plan as the user will see it queued.
+
+    Attributes:
+        canonical: the plan's canonical text (what ``queue_jobs`` receives).
+        sha256: the key of its Plan row.
+        source: where it came from ("standard sweep", "catalogue", "line 3").
+    """
+
+    canonical: str
+    sha256: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """How many jobs a request makes.
+
+    Attributes:
+        combinations: distinct model x plan x device x thread combinations.
+        new: jobs that submitting would queue now.
+        skipped: combinations already queued, running or done.
+    """
+
+    combinations: int
+    new: int
+    skipped: int
+
+
+def parse_plans(sources: Iterable[tuple[str, str]]) -> tuple[list[ParsedPlan], list[str]]:
+    """Parse ``(source, text)`` pairs, dropping repeats of a plan already seen.
+
+    Args:
+        sources: where each plan came from ("line 3", or "" when there is no
+            better name) and its text.
+
+    Returns:
+        The distinct plans in order, and one error message per plan that does
+        not parse, each naming the plan and where it came from.
+    """
+    from compression.plan import Plan
+
+    plans: list[ParsedPlan] = []
+    seen: set[str] = set()
+    errors: list[str] = []
+    for source, text in sources:
+        try:
+            plan = Plan.parse(text)
+        except ValueError as exc:  # PlanSyntaxError, UnknownTechniqueError, bad parameters
+            where = f"{source.capitalize()}, plan" if source else "Plan"
+            errors.append(f"{where} {text!r}: {exc}")
+            continue
+        key = plan.sha256()
+        if key not in seen:
+            seen.add(key)
+            plans.append(ParsedPlan(plan.canonical(), key, source))
+    return plans, errors
 
 
 def standard_sweep_texts() -> list[str]:
@@ -73,7 +139,7 @@ def queue_jobs(
         for model, plan_row, device, n in itertools.product(models, rows, devices, threads):
             artifact, _ = Artifact.objects.get_or_create(model=model, plan=plan_row)
             live = Job.objects.filter(artifact=artifact, device=device, num_threads=n)
-            if live.exclude(status__in=["failed", "cancelled"]).exists():
+            if live.exclude(status__in=REQUEUABLE).exists():
                 continue
             jobs.append(
                 Job.objects.create(
@@ -86,3 +152,46 @@ def queue_jobs(
                 )
             )
     return jobs
+
+
+def plan_jobs(
+    models: Sequence[DNNModel],
+    plans: Sequence[ParsedPlan],
+    devices: Sequence[Device],
+    threads: Sequence[int],
+) -> Preview:
+    """Count the jobs ``queue_jobs`` would create for this request, without creating any.
+
+    One job per model x plan x device x thread count; a combination that already
+    has a job outside ``REQUEUABLE`` is skipped (``queue_jobs``' own rule). Plans
+    are compared by their canonical text's SHA-256, the key the Plan table is
+    unique on, so ``W3(s=0.50)`` and ``W3( s=0.5 )`` are one plan.
+
+    Args:
+        models: the models to compress.
+        plans: the distinct plans, from ``parse_plans``.
+        devices: the devices to measure on.
+        threads: the thread counts.
+
+    Returns:
+        The combinations asked for, how many would be queued, how many skipped.
+    """
+    wanted = set(
+        itertools.product(
+            {m.pk for m in models}, {p.sha256 for p in plans}, {d.pk for d in devices}, set(threads)
+        )
+    )
+    if not wanted:
+        return Preview(0, 0, 0)
+    existing = (
+        Job.objects.filter(
+            artifact__model__in=[m.pk for m in models],
+            artifact__plan__sha256__in=[p.sha256 for p in plans],
+            device__in=[d.pk for d in devices],
+            num_threads__in=list(threads),
+        )
+        .exclude(status__in=REQUEUABLE)
+        .values_list("artifact__model_id", "artifact__plan__sha256", "device_id", "num_threads")
+    )
+    skipped = len(wanted & set(existing))
+    return Preview(len(wanted), len(wanted) - skipped, skipped)

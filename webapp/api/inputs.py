@@ -103,14 +103,9 @@ class JobQueueSerializer(serializers.Serializer):
         return devices
 
     def validate_plans(self, texts: list[str]) -> list[str]:
-        from compression.plan import Plan as CompressionPlan
+        from measurements.actions import parse_plans
 
-        problems = []
-        for text in texts:
-            try:
-                CompressionPlan.parse(text)
-            except ValueError as exc:  # PlanSyntaxError, UnknownTechniqueError, bad value
-                problems.append(f"Plan {text!r}: {exc}")
+        _, problems = parse_plans(("", text) for text in texts)
         if problems:
             raise serializers.ValidationError(problems)
         return texts

@@ -310,14 +310,16 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyMixin,
         return s.JobSerializer if self.action == "list" else s.JobDetailSerializer
 
     def create(self, request: Request) -> Response:
-        from measurements.actions import queue_jobs
+        from measurements.actions import parse_plans, queue_jobs
 
         form = inputs.JobQueueSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         models = list({m.pk: m for m in data["models"]}.values())
         devices = list({d.pk: d for d in data["devices"]}.values())
-        plans, threads = list(dict.fromkeys(data["plans"])), sorted(set(data["threads"]))
+        # The same distinct plans the dashboard's preview counts (W3 and W3(s=0.5) are one).
+        parsed, _ = parse_plans(("", text) for text in data["plans"])
+        plans, threads = [p.canonical for p in parsed], sorted(set(data["threads"]))
         try:
             jobs = queue_jobs(models, plans, devices, threads, data["protocol"], request.user)
         except ValueError as exc:  # validated above; kept so a race still answers 400

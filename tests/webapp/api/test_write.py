@@ -147,6 +147,14 @@ def test_it_skips_combinations_already_queued(signed_in, world):
     assert second.json() == {"count": 0, "skipped": 1, "ids": []}
 
 
+def test_it_counts_a_plan_written_two_ways_once_as_the_dashboard_preview_does(signed_in, world):
+    before = Job.objects.count()
+    response = queue(signed_in, world, ["W3(s=0.50)@fc1", "W3( s=0.5 ) @ fc1"])  # one canonical
+    assert response.status_code == 201, response.content
+    assert response.json()["count"] == 1 and response.json()["skipped"] == 0
+    assert Job.objects.count() == before + 1
+
+
 def test_it_refuses_a_malformed_plan_naming_it_and_queues_nothing(signed_in, world):
     before = (Job.objects.count(), Plan.objects.count(), Artifact.objects.count())
     response = queue(signed_in, world, ["W3(s=0.5)@fc1", "W3(s=2)", "Zz9@fc1"])

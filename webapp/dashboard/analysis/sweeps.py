@@ -21,7 +21,8 @@ from measurements.models import Artifact
 from webapp.dashboard.analysis import queries, scope, units
 from webapp.dashboard.analysis.queries import PlanInfo, Row
 
-PRUNING_CODE = "W3"  # the technique whose `s` parameter is the target sparsity (TECHNIQUES.md)
+# The technique whose `s` parameter is the target sparsity (../shared/TECHNIQUES.md).
+PRUNING_CODE = "W3"
 FLOAT_EXPORT = "float32"
 
 

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from measurements.pareto import METRICS
+from webapp.dashboard.analysis import charts, detail, explorer
 from webapp.dashboard.analysis import compare as compare_page
-from webapp.dashboard.analysis import detail, explorer, figures
 from webapp.dashboard.analysis import matrix as matrix_page
 from webapp.dashboard.analysis import sweeps as sweeps_page
 from webapp.dashboard.analysis.params import BadQuery
@@ -37,7 +37,7 @@ def _pareto(query: Any) -> dict[str, Any]:
     page = explorer.explore(query)
     return {
         "page": page,
-        "figure_json": figures.script_json(figures.pareto(page)),
+        "figure_json": charts.script_json(charts.pareto(page)),
         "front": explorer.front_rows(page),
         "x_metrics": [METRICS[m] for m in explorer.X_METRICS],
         "y_metrics": [METRICS[m] for m in explorer.Y_METRICS],
@@ -89,7 +89,7 @@ def matrix(request: HttpRequest) -> HttpResponse:
 
 def _sweeps(query: Any) -> dict[str, Any]:
     page = sweeps_page.build(query)
-    return {"page": page, **figures.sweeps(page)}
+    return {"page": page, **charts.sweeps(page)}
 
 
 @login_required
@@ -102,5 +102,5 @@ def sweeps(request: HttpRequest) -> HttpResponse:
 def result(request: HttpRequest, pk: int) -> HttpResponse:
     """One result: figures, provenance, operator times and their diff, the verdict."""
     page = detail.load(pk)
-    context = {"title": f"Result {pk}", "page": page, "ops_figure": figures.operators(page)}
+    context = {"title": f"Result {pk}", "page": page, "ops_figure": charts.operators(page)}
     return render(request, "dashboard/analysis/result.html", context)

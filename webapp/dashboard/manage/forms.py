@@ -280,7 +280,9 @@ class JobRequestForm(forms.Form):
     def preview(self) -> planning.Preview:
         """The exact number of jobs submitting this (valid) form would queue."""
         data = self.cleaned_data
-        return planning.preview(data["models"], data["plan_list"], data["devices"], data["threads"])
+        return planning.plan_jobs(
+            data["models"], data["plan_list"], data["devices"], data["threads"]
+        )
 
     def plan_texts(self) -> list[str]:
         return [plan.canonical for plan in self.cleaned_data["plan_list"]]

@@ -1,53 +1,16 @@
-"""What a new-jobs request will queue: its plans parsed once, and the exact job count.
+"""Where the new-jobs form's plans come from: the standard sweep and the typed box.
 
-The count mirrors ``measurements.actions.queue_jobs``: one job per model x plan x
-device x thread count, where a combination that already has a job which is not
-failed or cancelled is skipped. Plans are compared by their canonical text's
-SHA-256, the key the Plan table is unique on, so ``W3`` and ``W3(s=0.5)`` (its
-default) are one plan.
+Parsing and counting live in ``measurements.actions.queueing`` (``parse_plans``,
+``plan_jobs``), shared with the API and the queue; they are re-exported here for the form.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 
-from measurements.models import Device, DNNModel, Job
+from measurements.actions.queueing import ParsedPlan, Preview, parse_plans, plan_jobs
 
-# Statuses that do not block queueing the same combination again (queue_jobs' rule).
-REQUEUABLE = (Job.Status.FAILED, Job.Status.CANCELLED)
-
-
-@dataclass(frozen=True)
-class ParsedPlan:
-    """A plan as the user will see it queued.
-
-    Attributes:
-        canonical: the plan's canonical text (what ``queue_jobs`` receives).
-        sha256: the key of its Plan row.
-        source: where it came from ("standard sweep", "catalogue", "line 3").
-    """
-
-    canonical: str
-    sha256: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Preview:
-    """How many jobs a request makes.
-
-    Attributes:
-        combinations: distinct model x plan x device x thread combinations.
-        new: jobs that submitting would queue now.
-        skipped: combinations already queued, running or done.
-    """
-
-    combinations: int
-    new: int
-    skipped: int
+__all__ = ["ParsedPlan", "Preview", "parse_plans", "plan_jobs", "sweep_texts", "typed_lines"]
 
 
 @cache
@@ -58,31 +21,6 @@ def sweep_texts() -> tuple[str, ...]:
     return tuple(standard_sweep_texts())
 
 
-def parse_plans(sources: Iterable[tuple[str, str]]) -> tuple[list[ParsedPlan], list[str]]:
-    """Parse ``(source, text)`` pairs, dropping repeats of a plan already seen.
-
-    Returns:
-        The distinct plans in order, and one error message per plan that does
-        not parse, each naming the plan and where it came from.
-    """
-    from compression.plan import Plan
-
-    plans: list[ParsedPlan] = []
-    seen: set[str] = set()
-    errors: list[str] = []
-    for source, text in sources:
-        try:
-            plan = Plan.parse(text)
-        except ValueError as exc:  # PlanSyntaxError, UnknownTechniqueError, bad parameters
-            errors.append(f"{source.capitalize()}, plan {text!r}: {exc}")
-            continue
-        key = plan.sha256()
-        if key not in seen:
-            seen.add(key)
-            plans.append(ParsedPlan(plan.canonical(), key, source))
-    return plans, errors
-
-
 def typed_lines(text: str) -> list[tuple[str, str]]:
     """Non-empty, non-comment lines of the typed plans box as ``("line N", text)``."""
     found = []
@@ -91,31 +29,3 @@ def typed_lines(text: str) -> list[tuple[str, str]]:
         if stripped and not stripped.startswith("#"):
             found.append((f"line {number}", stripped))
     return found
-
-
-def preview(
-    models: Sequence[DNNModel],
-    plans: Sequence[ParsedPlan],
-    devices: Sequence[Device],
-    threads: Sequence[int],
-) -> Preview:
-    """Count the jobs ``queue_jobs`` would create for this request, without creating any."""
-    wanted = set(
-        itertools.product(
-            {m.pk for m in models}, {p.sha256 for p in plans}, {d.pk for d in devices}, set(threads)
-        )
-    )
-    if not wanted:
-        return Preview(0, 0, 0)
-    existing = (
-        Job.objects.filter(
-            artifact__model__in=[m.pk for m in models],
-            artifact__plan__sha256__in=[p.sha256 for p in plans],
-            device__in=[d.pk for d in devices],
-            num_threads__in=list(threads),
-        )
-        .exclude(status__in=REQUEUABLE)
-        .values_list("artifact__model_id", "artifact__plan__sha256", "device_id", "num_threads")
-    )
-    skipped = len(wanted & set(existing))
-    return Preview(len(wanted), len(wanted) - skipped, skipped)

@@ -1,4 +1,4 @@
-"""Plotly figures as plain dicts (``{"data": [...], "layout": {...}}``), ready for json_script.
+"""Plotly charts as plain dicts (``{"data": [...], "layout": {...}}``), ready for json_script.
 
 Plain dicts rather than ``plotly.graph_objects``: a lab's explorer draws
 thousands of points and the validators of graph_objects cost more than the

@@ -13,6 +13,8 @@ table's size.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -44,7 +46,7 @@ def copy_sql(queryset: QuerySet, columns: tuple[Any, ...]) -> tuple[str, tuple[A
     select = f"SELECT {', '.join(exprs)} FROM ({inner}) AS found ({', '.join(names)})"
     codes = dict(Plan.objects.values_list("pk", "steps"))
     codes_json = json.dumps({str(pk): "+".join(plan_codes(steps)) for pk, steps in codes.items()})
-    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)", (codes_json, *params)
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", (codes_json, *params)
 
 
 def _expression(column: Any, name: str, statics: str) -> str:
@@ -69,8 +71,21 @@ def _expression(column: Any, name: str, statics: str) -> str:
     return name  # int, float: PostgreSQL's shortest exact text
 
 
+def header_line(columns: tuple[Any, ...]) -> bytes:
+    """The CSV header as PostgreSQL's HEADER option writes it (names quoted only when needed)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(c.name for c in columns)
+    return out.getvalue().encode()
+
+
 def copy_parts(queryset: QuerySet, columns: tuple[Any, ...]) -> Iterator[bytes]:
-    """The CSV file, header first, in parts of at least PART_BYTES (the last may be shorter)."""
+    """The CSV file, header first, in parts of at least PART_BYTES (the last may be shorter).
+
+    The header is yielded before the COPY runs: PostgreSQL buffers its own
+    header line until the query (and any sort it needs) produces rows, which
+    delayed the first byte by the whole sort.
+    """
+    yield header_line(columns)
     sql, params = copy_sql(queryset, columns)
     with connections[queryset.db].cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         parts: list[bytes] = []

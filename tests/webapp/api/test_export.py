@@ -195,3 +195,19 @@ def test_it_writes_the_same_csv_through_copy_as_through_pandas(world):
         return pd.read_csv(io.BytesIO(text), dtype=str, keep_default_na=False)
 
     pd.testing.assert_frame_equal(read(pandas_text), read(copy_text))
+
+
+def test_it_yields_the_copy_header_before_the_query_runs(world):
+    # First byte: the header must not wait for COPY's sort; no SQL may run before it is sent.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    awkward_figures(world)
+    rows = Result.objects.order_by("pk")
+    pandas_header = b"".join(export.csv_parts(export.iter_chunks(rows))).split(b"\n")[0]
+    parts = export_copy.copy_parts(rows, export.COLUMNS)
+    with CaptureQueriesContext(connection) as queries:
+        first = next(parts)
+    assert queries.captured_queries == []
+    assert first == pandas_header + b"\n"
+    parts.close()

@@ -134,6 +134,9 @@ class Technique(models.Model):
     name = models.CharField(max_length=100)
     category = models.CharField(max_length=30, choices=Category.choices)
     applies_to = models.CharField(max_length=5, choices=Scope.choices)
+    accepts = models.JSONField(
+        default=list, blank=True, help_text='Model formats it compresses, e.g. ["keras"].'
+    )
     default_params = models.JSONField(default=dict, blank=True)
     description = models.TextField()
     reference = models.TextField(blank=True)
@@ -143,6 +146,11 @@ class Technique(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})"
+
+    @property
+    def keras_only(self) -> bool:
+        """Whether it compresses Keras models only (the Techniques page says so)."""
+        return list(self.accepts) == ["keras"]
 
 
 class Plan(models.Model):

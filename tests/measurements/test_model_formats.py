@@ -26,7 +26,9 @@ def test_it_names_the_format_from_the_file_suffix_and_refuses_others():
 
 def _model(fmt: str) -> DNNModel:
     dataset = Dataset.objects.create(name=f"d-{fmt}", input_shape=[8, 8, 1], num_classes=2)
-    return DNNModel.objects.create(name=f"m-{fmt}", architecture="cnn", dataset=dataset, format=fmt)
+    return DNNModel.objects.create(
+        name=f"m-{fmt}", architecture="cnn", dataset=dataset, format=fmt, file=f"models/m.{fmt}"
+    )
 
 
 @pytest.mark.django_db
@@ -53,3 +55,26 @@ def test_it_stores_a_pt2_models_conversion_figures():
         2e-8,
     )
     assert "TP" in technique_codes_for(model)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_queue_a_keras_only_plan_on_a_tflite_model_and_writes_nothing():
+    from measurements.actions import queue_jobs
+    from measurements.models import Artifact, Device, Job
+
+    model = _model("tflite")
+    device = Device.objects.create(name="here", kind="local")
+    with pytest.raises(ValueError, match="W3 cannot compress m-tflite"):
+        queue_jobs([model], ["baseline", "W3(s=0.5)"], [device], [1])
+    assert (Job.objects.count(), Artifact.objects.count()) == (0, 0)
+    assert len(queue_jobs([model], ["baseline", "AQ-dyn"], [device], [1])) == 2
+
+
+def test_it_builds_a_standard_sweep_for_each_format():
+    from measurements.actions import standard_sweep_texts
+
+    tflite_sweep = standard_sweep_texts("tflite")
+    assert tflite_sweep[0] == "baseline"
+    assert any(t.startswith("AQ-") for t in tflite_sweep)
+    assert not any(t.startswith(("W3", "TP")) for t in tflite_sweep)
+    assert any(t.startswith("TP") for t in standard_sweep_texts("pt2"))

@@ -48,3 +48,23 @@ def register_tflite_file(
     row.file.save(f"{name}.tflite", ContentFile(model.content), save=False)
     row.save()
     return row
+
+
+def register_uploaded_model(
+    name: str,
+    architecture: str,
+    dataset: Dataset,
+    path: str | Path,
+    baseline: bool = True,
+    user: Any = None,
+) -> DNNModel:
+    """Store an uploaded model file by its suffix: ``.tflite`` here, ``.keras`` in Keras.
+
+    Raises:
+        ValueError: the file does not load or does not fit ``dataset``.
+    """
+    if Path(path).suffix.lower() == ".tflite":
+        return register_tflite_file(name, architecture, dataset, path, user=user)
+    from measurements.actions.registration import register_model_file
+
+    return register_model_file(name, architecture, dataset, path, baseline=baseline, user=user)

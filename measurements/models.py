@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from compression.formats.registry import format_choices
 from measurements.artifact_leases import ArtifactLeaseMixin
 from measurements.jobs import JobQueueMixin
 
@@ -78,6 +79,21 @@ class DNNModel(models.Model):
         help_text="The trained .keras file; empty for a reference model (reference: no file).",
     )
     sha256 = models.CharField(max_length=64, blank=True)
+    format = models.CharField(
+        max_length=16,
+        choices=format_choices(),
+        default="keras",
+        help_text="How the file arrived: Keras, a ready-made .tflite or a PyTorch program.",
+    )
+    # A .pt2 model's conversion to .tflite, done once in the compression child.
+    converted_file = models.FileField(upload_to="models/converted/", blank=True)
+    conversion_max_abs_diff = models.FloatField(
+        null=True, blank=True, help_text="Measured: largest |PyTorch - LiteRT| output gap."
+    )
+    conversion_seconds = models.FloatField(null=True, blank=True)
+    input_layout = models.CharField(
+        max_length=4, blank=True, help_text="NHWC or NCHW, as the model's input expects."
+    )
     param_count = models.BigIntegerField(default=0)
     is_baseline = models.BooleanField(default=True)
     created_by = models.ForeignKey(
@@ -88,7 +104,7 @@ class DNNModel(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "DNN model"
-        constraints = _non_negative("param_count")
+        constraints = _non_negative("param_count", "conversion_max_abs_diff", "conversion_seconds")
 
     def __str__(self) -> str:
         return self.name
@@ -118,6 +134,9 @@ class Technique(models.Model):
     name = models.CharField(max_length=100)
     category = models.CharField(max_length=30, choices=Category.choices)
     applies_to = models.CharField(max_length=5, choices=Scope.choices)
+    accepts = models.JSONField(
+        default=list, blank=True, help_text='Model formats it compresses, e.g. ["keras"].'
+    )
     default_params = models.JSONField(default=dict, blank=True)
     description = models.TextField()
     reference = models.TextField(blank=True)
@@ -127,6 +146,11 @@ class Technique(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.name})"
+
+    @property
+    def keras_only(self) -> bool:
+        """Whether it compresses Keras models only (the Techniques page says so)."""
+        return list(self.accepts) == ["keras"]
 
 
 class Plan(models.Model):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MODEL_FORMATS = ("keras", "tflite", "pt2")
+from compression.formats.registry import FORMATS
+
+MODEL_FORMATS = tuple(f.code for f in FORMATS)
 
 
 def format_of(model: Any) -> str:

@@ -24,7 +24,7 @@ def load_catalogue() -> int:
     """
     from compression.techniques import all_techniques
 
-    classes = all_techniques()
+    classes = all_techniques(model_format=None)
     with transaction.atomic():
         for cls in classes:
             Technique.objects.update_or_create(
@@ -33,6 +33,7 @@ def load_catalogue() -> int:
                     "name": cls.name,
                     "category": cls.category,
                     "applies_to": cls.applies_to,
+                    "accepts": list(cls.accepts),
                     "default_params": cls.default_config(),
                     "description": cls.description,
                     "reference": cls.reference,

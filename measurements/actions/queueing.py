@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from measurements.actions.catalogue import get_or_create_plan
+from measurements.actions.model_formats import refuse_inapplicable
 from measurements.models import Artifact, Device, DNNModel, Job
 
 # Statuses that do not block queueing the same combination again: the one place
@@ -82,14 +83,14 @@ def parse_plans(sources: Iterable[tuple[str, str]]) -> tuple[list[ParsedPlan], l
     return plans, errors
 
 
-def standard_sweep_texts() -> list[str]:
-    """Baseline plus every registered technique alone, at each of its sweep settings."""
+def standard_sweep_texts(model_format: str = "keras") -> list[str]:
+    """Baseline plus every technique that accepts ``model_format``, alone, at each sweep setting."""
     from compression.plan import Plan as CompressionPlan
     from compression.plan import PlanStep
     from compression.techniques import all_techniques
 
     texts = [CompressionPlan.baseline().canonical()]
-    for cls in all_techniques():
+    for cls in all_techniques(model_format):
         for params in cls.sweep:
             texts.append(CompressionPlan((PlanStep(cls.code, dict(params), ()),)).canonical())
     return texts
@@ -133,6 +134,9 @@ def queue_jobs(
         raise ValueError(f"Thread counts must be at least 1. Received: threads={threads}")
     refuse_unrunnable(models, devices)
     plans = [CompressionPlan.parse(text) for text in plan_texts]
+    codes = sorted({step.code for plan in plans for step in plan.steps})
+    for model in models:
+        refuse_inapplicable(model, codes)
     jobs = []
     with transaction.atomic():
         rows = [get_or_create_plan(plan) for plan in plans]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0004_reference_and_imports'),
+        ('measurements', '0005_model_formats'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

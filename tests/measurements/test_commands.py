@@ -12,8 +12,10 @@ pytestmark = pytest.mark.django_db
 def test_it_loads_the_catalogue_and_the_local_device_idempotently(capsys):
     call_command("loadcatalogue")
     call_command("loadcatalogue")
-    codes = {cls.code for cls in all_techniques()}
+    codes = {cls.code for cls in all_techniques(model_format=None)}
     assert set(Technique.objects.values_list("code", flat=True)) == codes
+    assert Technique.objects.get(code="AQ-dyn").accepts == ["keras", "tflite", "pt2"]
+    assert Technique.objects.get(code="TP").accepts == ["pt2"]
     w3 = Technique.objects.get(code="W3")
     assert (w3.category, w3.applies_to) == ("pruning", "fc")
     assert w3.default_params == get_technique("W3").default_config()

@@ -58,8 +58,10 @@ class DNNModelUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 f"The file is {upload.size} bytes; the limit is {limit} (MAX_MODEL_UPLOAD_BYTES)."
             )
-        if not upload.name.endswith(".keras"):
-            raise serializers.ValidationError(f"Expected a .keras file. Received: {upload.name!r}")
+        if not upload.name.lower().endswith((".keras", ".tflite")):
+            raise serializers.ValidationError(
+                f"Expected a .keras or .tflite file. Received: {upload.name!r}"
+            )
         return upload
 
 

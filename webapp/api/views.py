@@ -159,7 +159,7 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
     ordering_fields = filters.MODEL_ORDERING
 
     def create(self, request: Request) -> Response:
-        from measurements.actions import register_model_file
+        from measurements.actions.model_intake import register_uploaded_model
 
         form = inputs.DNNModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -174,7 +174,7 @@ class DNNModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DestroyM
                     out.write(chunk)
             try:
                 with transaction.atomic():
-                    row = register_model_file(
+                    row = register_uploaded_model(
                         data["name"], data["architecture"], data["dataset"], path,
                         baseline=data["is_baseline"], user=request.user,
                     )  # fmt: skip

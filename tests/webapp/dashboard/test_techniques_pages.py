@@ -83,3 +83,13 @@ def test_it_shows_an_automatic_default_as_auto_not_none(logged_in):
     assert "basis=auto" in body and "None" not in body
     detail = logged_in.get("/techniques/C1/").content.decode()
     assert "C1(basis=none, sparsity=0.7)" in detail
+
+
+def test_it_says_keras_only_or_any_model_per_technique(logged_in):
+    technique("W3", "pruning", accepts=["keras"])
+    technique("AQ-dyn", "quantization", applies_to="model", accepts=["keras", "tflite", "pt2"])
+    body = logged_in.get("/techniques/").content.decode()
+    w3_row = re.search(r'href="/techniques/W3/".*?</tr>', body, re.S).group(0)
+    aq_row = re.search(r'href="/techniques/AQ-dyn/".*?</tr>', body, re.S).group(0)
+    assert "Keras only" in w3_row and "any model" not in w3_row
+    assert "any model" in aq_row and "Keras only" not in aq_row

@@ -243,7 +243,8 @@ class JobRequestForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["techniques"].choices = [
-            (t.code, f"{t.code} · {t.name}") for t in Technique.objects.all()
+            (t.code, f"{t.code} · {t.name}{' (Keras only)' if t.keras_only else ''}")
+            for t in Technique.objects.all()
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -256,6 +257,8 @@ class JobRequestForm(forms.Form):
         plans, errors = planning.parse_plans(sources)
         for message in errors:
             self.add_error("plans" if message.startswith("Line") else None, message)
+        for message in planning.inapplicable(data.get("models") or [], plans):
+            self.add_error(None, message)
         data["plan_list"] = plans
         data["protocol"] = self._protocol(data)
         return data
@@ -263,7 +266,8 @@ class JobRequestForm(forms.Form):
     def _plan_sources(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         sources: list[tuple[str, str]] = []
         if data.get("standard_sweep"):
-            sources += [("standard sweep", text) for text in planning.sweep_texts()]
+            formats = [model.format for model in data.get("models") or []]
+            sources += [("standard sweep", t) for t in planning.sweep_texts_for(formats)]
         if data.get("include_baseline"):
             sources.append(("baseline", "baseline"))
         sources += [("catalogue", code) for code in data.get("techniques") or []]

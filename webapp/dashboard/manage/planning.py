@@ -6,19 +6,40 @@ Parsing and counting live in ``measurements.actions.queueing`` (``parse_plans``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from measurements.actions.queueing import ParsedPlan, Preview, parse_plans, plan_jobs
 
-__all__ = ["ParsedPlan", "Preview", "parse_plans", "plan_jobs", "sweep_texts", "typed_lines"]
+__all__ = [
+    "ParsedPlan",
+    "Preview",
+    "inapplicable",
+    "parse_plans",
+    "plan_jobs",
+    "sweep_texts",
+    "sweep_texts_for",
+    "typed_lines",
+]
 
 
 @cache
-def sweep_texts() -> tuple[str, ...]:
-    """The standard sweep's plans, computed once per process (it imports the registry)."""
+def sweep_texts(model_format: str = "keras") -> tuple[str, ...]:
+    """The standard sweep's plans for one model format, computed once per process per format.
+
+    (It imports the registry.)
+    """
     from measurements.actions import standard_sweep_texts
 
-    return tuple(standard_sweep_texts())
+    return tuple(standard_sweep_texts(model_format))
+
+
+def sweep_texts_for(formats: Iterable[str]) -> tuple[str, ...]:
+    """The sweep plans every one of ``formats`` can take, so mixed models queue one sweep."""
+    per_format = [sweep_texts(f) for f in sorted(set(formats)) or ["keras"]]
+    shared = set.intersection(*(set(texts) for texts in per_format))
+    return tuple(text for text in per_format[0] if text in shared)
 
 
 def typed_lines(text: str) -> list[tuple[str, str]]:
@@ -29,3 +50,18 @@ def typed_lines(text: str) -> list[tuple[str, str]]:
         if stripped and not stripped.startswith("#"):
             found.append((f"line {number}", stripped))
     return found
+
+
+def inapplicable(models: Iterable[Any], plans: Iterable[ParsedPlan]) -> list[str]:
+    """One message per model that a technique in ``plans`` cannot compress (by its format)."""
+    from compression.plan import Plan
+    from measurements.actions.model_formats import refuse_inapplicable
+
+    codes = sorted({step.code for p in plans for step in Plan.parse(p.canonical).steps})
+    errors = []
+    for model in models:
+        try:
+            refuse_inapplicable(model, codes)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return errors

@@ -1,0 +1,34 @@
+"""Which techniques apply to a stored model, by the format it arrived in.
+
+The plan form, the standard sweep and the queue all ask here, so a Keras-only
+technique is never offered for, nor queued on, a ``.tflite`` or ``.pt2`` model.
+The technique registry is imported inside the functions: it loads the
+compression library, which the web process must not import at start-up.
+"""
+
+from __future__ import annotations
+
+from measurements.models import DNNModel
+
+
+def technique_codes_for(model: DNNModel) -> list[str]:
+    """Codes of the registered techniques that accept ``model``'s format, ordered by code."""
+    from compression.techniques import all_techniques
+
+    return [technique.code for technique in all_techniques(model.format)]
+
+
+def refuse_inapplicable(model: DNNModel, codes: list[str]) -> None:
+    """Raise a clear error naming each technique that cannot act on ``model``.
+
+    Raises:
+        ValueError: one or more of ``codes`` does not accept ``model.format``.
+    """
+    applicable = set(technique_codes_for(model))
+    refused = [code for code in codes if code not in applicable]
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} cannot compress {model.name}: it is a {model.format} "
+            f"model and these act on Keras models only. Applicable here: "
+            f"{', '.join(sorted(applicable))}. Received: techniques={refused}"
+        )

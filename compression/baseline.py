@@ -25,11 +25,8 @@ import math
 import keras
 
 from compression.data.base import Dataset
-from compression.training import FineTune
+from compression.training import FAST_BN_MOMENTUM, FineTune, set_batchnorm_momentum
 from compression.zoo import build
-
-# Moving-statistics momentum while training from scratch (see the module docstring).
-BASELINE_BN_MOMENTUM = 0.9
 
 
 def train_baseline(
@@ -67,7 +64,7 @@ def train_baseline(
     model = build(arch, dataset.input_shape, dataset.num_classes, **arch_options)
     if budget.epochs == 0:
         return model
-    original_momentum = _set_batchnorm_momentum(model, BASELINE_BN_MOMENTUM)
+    original_momentum = set_batchnorm_momentum(model, FAST_BN_MOMENTUM)
     steps = budget.epochs * math.ceil(len(dataset.x_train) / budget.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(budget.learning_rate, decay_steps=steps)
     model.compile(
@@ -86,26 +83,6 @@ def train_baseline(
     for layer, momentum in original_momentum.items():
         layer.momentum = momentum
     return _uncompiled(model)
-
-
-def _set_batchnorm_momentum(model: keras.Model, momentum: float) -> dict[keras.Layer, float]:
-    """Set every BatchNormalization's momentum; returns each layer's previous one."""
-    previous = {}
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            previous[layer] = layer.momentum
-            layer.momentum = momentum
-    return previous
-
-
-def _all_layers(model: keras.Model) -> list[keras.Layer]:
-    # Nested models (a backbone inside a model) hold layers of their own.
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found.extend(_all_layers(layer))
-    return found
 
 
 def _uncompiled(model: keras.Model) -> keras.Model:

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device_runner.queue_client import CompressionTicket, QueueClient
-from measurements.actions.artifacts import ArtifactBusy, ArtifactFailed, CompressionInterrupted
-from measurements.compression_child import compress_document
-from measurements.compression_process import CompressionChildError, run_compression_child
+from measurements.actions.artifacts import ArtifactBusy, CompressionInterrupted, run_compression
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +57,11 @@ def compress(
             "out_dir": tmp,
             "label": f"artifact {ticket.artifact_id} for {ticket.owner}",
         }
-        try:
-            if in_child:
-                document = run_compression_child(args, keeper.check)
-            else:
-                document = compress_document(args)
-        except (ArtifactBusy, CompressionInterrupted):
-            raise
-        except Exception as exc:
-            error = str(exc) if isinstance(exc, CompressionChildError) else _describe(exc)
-            client.fail_compression(ticket, error)
-            raise ArtifactFailed(f"Compression failed: {error}") from exc
+        document = run_compression(
+            args,
+            keeper.check if in_child else None,
+            lambda error: client.fail_compression(ticket, error),
+        )
         try:
             stored = client.complete_compression(ticket, document)
         except BaseException:
@@ -104,7 +96,3 @@ class _LeaseKeeper:
                     f"Artifact {self.ticket.artifact_id}'s compression lease was lost"
                 )
             self.renew_at = time.monotonic() + self.client.lease_seconds / 3
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"

@@ -110,18 +110,12 @@ def compress_artifact(
     """
     with tempfile.TemporaryDirectory(prefix="compresso-compress-") as tmp:
         args = _child_args(artifact, tmp, owner)
-        try:
-            if in_child:
-                keeper = _LeaseKeeper(artifact, owner, lease_seconds, should_stop)
-                document = run_compression_child(args, keeper.check)
-            else:
-                document = compress_document(args)
-        except (ArtifactBusy, CompressionInterrupted):
-            raise
-        except Exception as exc:
-            error = str(exc) if isinstance(exc, CompressionChildError) else _describe(exc)
-            artifact.fail_compression(owner, error)
-            raise ArtifactFailed(f"Compression failed: {error}") from exc
+        check = (
+            _LeaseKeeper(artifact, owner, lease_seconds, should_stop).check if in_child else None
+        )
+        document = run_compression(
+            args, check, lambda error: artifact.fail_compression(owner, error)
+        )
         store_compression(artifact, owner, document)
     artifact.refresh_from_db()
     return artifact
@@ -149,6 +143,33 @@ class _LeaseKeeper:
             if not self.artifact.renew_compression(self.owner, self.lease_seconds):
                 raise ArtifactBusy(f"Artifact {self.artifact.pk}'s compression lease was lost")
             self.renew_at = time.monotonic() + self.lease_seconds / 3
+
+
+def run_compression(
+    args: dict[str, Any],
+    check: Callable[[], None] | None,
+    fail: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run one compression in a stoppable child (``check`` polled while it works), or in
+    this process when ``check`` is None; shared by the direct and the HTTP runners.
+
+    Returns:
+        The child's document: the two files' paths and the metrics.
+
+    Raises:
+        ArtifactFailed: the plan could not be applied; ``fail`` got the reason first.
+        ArtifactBusy, CompressionInterrupted: raised by ``check``, passed on.
+    """
+    try:
+        if check is not None:
+            return run_compression_child(args, check)
+        return compress_document(args)
+    except (ArtifactBusy, CompressionInterrupted):
+        raise
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, CompressionChildError) else _describe(exc)
+        fail(error)
+        raise ArtifactFailed(f"Compression failed: {error}") from exc
 
 
 def _child_args(artifact: Artifact, out_dir: str, owner: str) -> dict[str, Any]:

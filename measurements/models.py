@@ -134,6 +134,9 @@ class Technique(models.Model):
     name = models.CharField(max_length=100)
     category = models.CharField(max_length=30, choices=Category.choices)
     applies_to = models.CharField(max_length=5, choices=Scope.choices)
+    acts_on = models.TextField(
+        blank=True, help_text="Which layer types it rewrites, from the technique's module."
+    )
     accepts = models.JSONField(
         default=list, blank=True, help_text='Model formats it compresses, e.g. ["keras"].'
     )

@@ -12,6 +12,7 @@ class TfliteDynamicQuantization(TfliteQuantization):
 
     code = "AQ-dyn"
     name = "Dynamic-range quantization of a .tflite"
+    acts_on = "the .tflite's weight tensors (int8, activations float)"
     export_mode = "aq-dyn"
     description = (
         "Quantizes the .tflite flatbuffer itself with ai-edge-quantizer's dynamic_wi8_afp32 "

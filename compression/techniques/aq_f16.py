@@ -12,6 +12,7 @@ class TfliteFloat16(TfliteQuantization):
 
     code = "AQ-f16"
     name = "float16 weights of a .tflite"
+    acts_on = "the .tflite's weight tensors (float16)"
     export_mode = "aq-f16"
     description = (
         "Casts the .tflite's weights to float16 with ai-edge-quantizer's FLOAT_CASTING "

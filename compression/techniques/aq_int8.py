@@ -20,6 +20,7 @@ class TfliteStaticInt8(TfliteQuantization):
 
     code = "AQ-int8"
     name = "Full int8 quantization of a .tflite"
+    acts_on = "the .tflite's weights and activations (int8, calibrated)"
     export_mode = "aq-int8"
     param_names = ("samples",)
     description = (

@@ -12,6 +12,7 @@ class TfliteWeightOnlyInt4(TfliteQuantization):
 
     code = "AQ-w4"
     name = "Weight-only int4 quantization of a .tflite"
+    acts_on = "the .tflite's weight tensors (packed int4)"
     export_mode = "aq-w4"
     description = (
         "Quantizes the .tflite flatbuffer with ai-edge-quantizer's weight_only_wi4_afp32 "

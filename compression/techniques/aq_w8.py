@@ -12,6 +12,7 @@ class TfliteWeightOnlyInt8(TfliteQuantization):
 
     code = "AQ-w8"
     name = "Weight-only int8 quantization of a .tflite"
+    acts_on = "the .tflite's weight tensors (int8, dequantized before each op)"
     export_mode = "aq-w8"
     description = (
         "Quantizes the .tflite flatbuffer with ai-edge-quantizer's weight_only_wi8_afp32 "

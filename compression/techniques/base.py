@@ -45,6 +45,9 @@ class Technique:
     name: ClassVar[str]
     category: ClassVar[str]
     applies_to: ClassVar[str]
+    # Which layer types it rewrites, in a user's words (README and Techniques page):
+    # ``applies_to`` is the coarse scope the planner uses, this is the detail.
+    acts_on: ClassVar[str]
     description: ClassVar[str]
     reference: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]] = ()

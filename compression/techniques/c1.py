@@ -103,6 +103,7 @@ class C1(Technique):
 
     code = "C1"
     name = "Sparse convolution-kernel decomposition"
+    acts_on = "every ungrouped Conv2D but the first (DepthwiseConv2D is left alone)"
     category = "convolution decomposition"
     applies_to = "conv"
     description = (

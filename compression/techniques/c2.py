@@ -40,6 +40,10 @@ class C2(Technique):
 
     code = "C2"
     name = "Depthwise-separable convolution"
+    acts_on = (
+        "every spatial (larger than 1x1) Conv2D but the first, narrowing the "
+        "BatchNormalization, residual adds and squeeze-excite that carry its channels"
+    )
     category = "convolution decomposition"
     applies_to = "conv"
     description = (

@@ -50,6 +50,7 @@ class C3(Technique):
 
     code = "C3"
     name = "Sparse random channel connections"
+    acts_on = "every Conv2D but the first, and Dense layers when named; DepthwiseConv2D is refused"
     category = "convolution decomposition"
     applies_to = "conv"
     description = (

@@ -97,6 +97,7 @@ class Cl(Technique):
 
     code = "Cl"
     name = "Weight clustering"
+    acts_on = "every Dense, Conv2D and DepthwiseConv2D kernel"
     category = "clustering"
     applies_to = "model"
     description = (

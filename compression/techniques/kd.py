@@ -144,6 +144,10 @@ class KD(Technique):
     code = "KD"
     min_fine_tune_epochs = 15
     name = "Knowledge distillation"
+    acts_on = (
+        "the whole model: a narrower student of the same architecture (Conv2D, "
+        "DepthwiseConv2D, Dense, residual streams, squeeze-excite, concatenations)"
+    )
     category = "distillation"
     applies_to = "model"
     description = (

@@ -42,6 +42,10 @@ class L1(Technique):
     code = "L1"
     min_fine_tune_epochs = 6
     name = "Fire module"
+    acts_on = (
+        "every spatial (larger than 1x1) Conv2D but the first, narrowing the "
+        "BatchNormalization, residual adds and squeeze-excite that carry its channels"
+    )
     category = "layer architecture"
     applies_to = "conv"
     description = (

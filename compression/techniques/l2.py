@@ -85,6 +85,10 @@ class L2(Technique):
 
     code = "L2"
     name = "Mlpconv (Network in Network)"
+    acts_on = (
+        "every spatial (larger than 1x1) Conv2D but the first, narrowing the "
+        "BatchNormalization, residual adds and squeeze-excite that carry its channels"
+    )
     category = "layer architecture"
     applies_to = "conv"
     description = (

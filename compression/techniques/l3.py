@@ -79,6 +79,10 @@ class L3(Technique):
     code = "L3"
     min_fine_tune_epochs = 8
     name = "Global average pooling head"
+    acts_on = (
+        "the classifier head: Flatten and the Dense layers after it (a head that already "
+        "pools globally is refused)"
+    )
     category = "layer architecture"
     applies_to = "fc"
     description = (

@@ -59,6 +59,11 @@ class Ps(Technique):
 
     code = "Ps"
     name = "Filter pruning"
+    acts_on = (
+        "Conv2D filters, group by group: BatchNormalization, DepthwiseConv2D, residual adds, "
+        "squeeze-excite multiplies, concatenations and the next layer's inputs shrink with "
+        "them"
+    )
     category = "pruning"
     applies_to = "conv"
     description = (

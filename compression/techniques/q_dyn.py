@@ -12,6 +12,10 @@ class DynamicRangeQuantization(PostTrainingQuantization):
 
     code = "Q-dyn"
     name = "Dynamic-range quantization"
+    acts_on = (
+        "every Dense, Conv2D and DepthwiseConv2D kernel, at export (int8 weights, float "
+        "activations)"
+    )
     export_mode = "dynamic"
     description = (
         "Post-training quantization applied when the model is exported to TFLite: weights "

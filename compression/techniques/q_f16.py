@@ -12,6 +12,7 @@ class Float16Quantization(PostTrainingQuantization):
 
     code = "Q-f16"
     name = "Float16 quantization"
+    acts_on = "every weight tensor, at export (stored as float16)"
     export_mode = "float16"
     description = (
         "Post-training quantization applied when the model is exported to TFLite: weights "

@@ -16,6 +16,10 @@ class FullIntegerQuantization(PostTrainingQuantization):
 
     code = "Q-int8"
     name = "Full-integer quantization"
+    acts_on = (
+        "every weight and activation, at export (int8 input and output; ranges calibrated on "
+        "training inputs)"
+    )
     export_mode = "int8"
     param_names = ("samples",)
     description = (

@@ -233,6 +233,10 @@ class QAT(Technique):
 
     code = "QAT"
     name = "Quantization-aware training"
+    acts_on = (
+        "the whole model: Dense, Conv2D and DepthwiseConv2D (BatchNormalization folded in, "
+        "ReLU fused), activations fake-quantized"
+    )
     category = "quantization"
     applies_to = "model"
     description = (

@@ -19,6 +19,10 @@ class TorchStructuredPruning(Technique):
 
     code = "TP"
     name = "Structured pruning of a PyTorch program (DepGraph)"
+    acts_on = (
+        "PyTorch programs (.pt2): Conv and Linear channels coupled by DepGraph groups (batch "
+        "norms, residual adds)"
+    )
     category = "pruning"
     applies_to = "model"
     accepts: ClassVar[tuple[str, ...]] = ("pt2",)

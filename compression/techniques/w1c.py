@@ -74,6 +74,7 @@ class W1c(Technique):
     code = "W1c"
     min_fine_tune_epochs = 4
     name = "SVD factorization of convolutions"
+    acts_on = "every ungrouped Conv2D but the first (DepthwiseConv2D is left alone)"
     category = "weight factorization"
     applies_to = "conv"
     description = (

@@ -138,6 +138,7 @@ class W1f(Technique):
 
     code = "W1f"
     name = "SVD factorization of dense layers"
+    acts_on = "Dense layers: the hidden ones by default, the classifier when it is the only Dense"
     category = "weight factorization"
     applies_to = "fc"
     description = (

@@ -83,6 +83,7 @@ class W2(Technique):
 
     code = "W2"
     name = "Sparse-coding factorization of dense layers"
+    acts_on = "Dense layers: the hidden ones by default, the classifier when it is the only Dense"
     category = "weight factorization"
     applies_to = "fc"
     description = (

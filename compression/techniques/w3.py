@@ -148,6 +148,10 @@ class W3(Technique):
     # Seed 003 (tables 5 and 6, figures 3 and 4) sweeps target sparsity 0.2 to 0.8.
     sweep = ({}, {"s": 0.2}, {"s": 0.4}, {"s": 0.6}, {"s": 0.8})
     name = "Magnitude pruning"
+    acts_on = (
+        "Dense kernels by default (every Dense when the classifier is the only one); Conv2D "
+        "and DepthwiseConv2D with include_conv=True"
+    )
     category = "pruning"
     # The selector's slot (AdaDeep prunes dense layers); the kernels it acts on are wider.
     applies_to = "fc"

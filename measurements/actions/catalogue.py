@@ -33,6 +33,7 @@ def load_catalogue() -> int:
                     "name": cls.name,
                     "category": cls.category,
                     "applies_to": cls.applies_to,
+                    "acts_on": cls.acts_on,
                     "accepts": list(cls.accepts),
                     "default_params": cls.default_config(),
                     "description": cls.description,

@@ -18,6 +18,7 @@ def test_it_loads_the_catalogue_and_the_local_device_idempotently(capsys):
     assert Technique.objects.get(code="TP").accepts == ["pt2"]
     w3 = Technique.objects.get(code="W3")
     assert (w3.category, w3.applies_to) == ("pruning", "fc")
+    assert w3.acts_on == get_technique("W3").acts_on and "Dense" in w3.acts_on
     assert w3.default_params == get_technique("W3").default_config()
     local = Device.objects.get(name="local")
     assert local.kind == "local" and local.processor

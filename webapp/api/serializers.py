@@ -91,6 +91,7 @@ class TechniqueSerializer(serializers.ModelSerializer):
             "name",
             "category",
             "applies_to",
+            "acts_on",
             "default_params",
             "description",
             "reference",

@@ -93,3 +93,15 @@ def test_it_says_keras_only_or_any_model_per_technique(logged_in):
     aq_row = re.search(r'href="/techniques/AQ-dyn/".*?</tr>', body, re.S).group(0)
     assert "Keras only" in w3_row and "any model" not in w3_row
     assert "any model" in aq_row and "Keras only" not in aq_row
+
+
+def test_it_says_which_layers_a_technique_acts_on(logged_in):
+    technique("C2", "convolution decomposition", applies_to="conv", acts_on="spatial Conv2D")
+    technique("Cl", "clustering", applies_to="model")  # loaded before acts_on existed
+    listing = logged_in.get("/techniques/").content.decode()
+    c2_row = re.search(r'href="/techniques/C2/".*?</tr>', listing, re.S).group(0)
+    assert "<th>Acts on</th>" in listing and ">spatial Conv2D</td>" in c2_row
+    cl_row = re.search(r'href="/techniques/Cl/".*?</tr>', listing, re.S).group(0)
+    assert ">whole model</td>" in cl_row  # falls back to the scope, never blank
+    detail = logged_in.get("/techniques/C2/").content.decode()
+    assert '<dd class="acts-on">spatial Conv2D</dd>' in detail

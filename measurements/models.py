@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from compression.categories import category_choices, scope_choices
 from compression.formats.registry import format_choices
 from measurements.artifact_leases import ArtifactLeaseMixin
 from measurements.jobs import JobQueueMixin
@@ -116,24 +117,11 @@ class DNNModel(models.Model):
 
 
 class Technique(models.Model):
-    class Category(models.TextChoices):
-        WEIGHT_FACTORIZATION = "weight factorization"
-        PRUNING = "pruning"
-        QUANTIZATION = "quantization"
-        CLUSTERING = "clustering"
-        CONVOLUTION_DECOMPOSITION = "convolution decomposition"
-        LAYER_ARCHITECTURE = "layer architecture"
-        DISTILLATION = "distillation"
-
-    class Scope(models.TextChoices):
-        FC = "fc", "fully connected layers"
-        CONV = "conv", "convolution layers"
-        MODEL = "model", "whole model"
-
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=100)
-    category = models.CharField(max_length=30, choices=Category.choices)
-    applies_to = models.CharField(max_length=5, choices=Scope.choices)
+    # Choices from the compression library's registry (TensorFlow-free), written once there.
+    category = models.CharField(max_length=30, choices=category_choices())
+    applies_to = models.CharField(max_length=5, choices=scope_choices())
     accepts = models.JSONField(
         default=list, blank=True, help_text='Model formats it compresses, e.g. ["keras"].'
     )

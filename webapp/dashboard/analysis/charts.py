@@ -246,7 +246,7 @@ def _device_key(device: str, symbol: str) -> dict[str, Any]:
 def _budget_shapes(page: Explorer, xs: Scale, ys: Scale) -> tuple[list[dict], list[dict]]:
     """Shade the infeasible side of each budget that lies on a plotted axis."""
     shapes, notes = [], []
-    limits = page.budgets.limits()
+    limits = page.limits
     if not limits:
         return shapes, notes
     x_values = [p.row[page.x.field] / xs.divisor for p in page.points]

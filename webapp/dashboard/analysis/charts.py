@@ -17,7 +17,7 @@ from typing import Any
 from measurements.pareto import Metric
 from webapp.dashboard.analysis import units
 from webapp.dashboard.analysis.detail import Detail
-from webapp.dashboard.analysis.explorer import Explorer, Point
+from webapp.dashboard.analysis.pareto_page import Explorer, Point
 from webapp.dashboard.analysis.queries import energy_kind, energy_label, figures_source
 from webapp.dashboard.analysis.sweeps import Series, Sweeps
 from webapp.dashboard.analysis.units import Scale

@@ -12,8 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from compression.categories import category_choices, scope_choices
 from compression.formats.registry import format_choices
 from measurements.artifact_leases import ArtifactLeaseMixin
+from measurements.device_kinds import DEVICE_KINDS, DeviceKind, get_kind
 from measurements.jobs import JobQueueMixin
 
 
@@ -116,24 +118,11 @@ class DNNModel(models.Model):
 
 
 class Technique(models.Model):
-    class Category(models.TextChoices):
-        WEIGHT_FACTORIZATION = "weight factorization"
-        PRUNING = "pruning"
-        QUANTIZATION = "quantization"
-        CLUSTERING = "clustering"
-        CONVOLUTION_DECOMPOSITION = "convolution decomposition"
-        LAYER_ARCHITECTURE = "layer architecture"
-        DISTILLATION = "distillation"
-
-    class Scope(models.TextChoices):
-        FC = "fc", "fully connected layers"
-        CONV = "conv", "convolution layers"
-        MODEL = "model", "whole model"
-
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=100)
-    category = models.CharField(max_length=30, choices=Category.choices)
-    applies_to = models.CharField(max_length=5, choices=Scope.choices)
+    # Choices from the compression library's registry (TensorFlow-free), written once there.
+    category = models.CharField(max_length=30, choices=category_choices())
+    applies_to = models.CharField(max_length=5, choices=scope_choices())
     acts_on = models.TextField(
         blank=True, help_text="Which layer types it rewrites, from the technique's module."
     )
@@ -246,12 +235,11 @@ class Artifact(ArtifactLeaseMixin, models.Model):
 
 
 class Device(models.Model):
-    class Kind(models.TextChoices):
-        LOCAL = "local", "this host's CPU"
-        SSH = "ssh", "Linux board over SSH"
-        ADB = "adb", "Android phone over adb"
-        # Another lab's or a paper's device: results are imported, never measured here.
-        EXTERNAL = "external", "external (no driver, never runs jobs)"
+    # Built from the kinds table (measurements.device_kinds), so Device.Kind.LOCAL and the
+    # column's choices are that table's, written once.
+    Kind = models.TextChoices(
+        "Kind", [(kind.code.upper(), (kind.code, kind.label)) for kind in DEVICE_KINDS]
+    )
 
     class Sensor(models.TextChoices):
         NONE = "none", "no sensor (energy estimated)"
@@ -285,6 +273,16 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def kind_info(self) -> DeviceKind:
+        """What this device's kind is: its address, whether it runs jobs."""
+        return get_kind(self.kind)
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether jobs may be queued on it (it has a driver)."""
+        return self.kind_info.runs_jobs
 
     @property
     def is_external(self) -> bool:

@@ -162,18 +162,26 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PR
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", BEHIND_TLS_PROXY)
 
+# The API's rules, written once: every API view gets these unless it says otherwise, so a
+# new endpoint that forgets them gets the lab's rules, not weaker ones. Token comes first so
+# a request without credentials is a 401 with ``WWW-Authenticate: Token``, not a 403. The
+# few views that differ (runner routes, stricter permissions) are listed and checked by
+# tests/webapp/api/test_api_rules.py.
+API_AUTHENTICATION = [
+    "rest_framework.authentication.TokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+# Reads: signed in, or anyone in a public lab; writes: signed in; DELETE: staff.
+API_PERMISSIONS = ["webapp.api.permissions.LabReadPolicy"]
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["webapp.api.permissions.LabReadPolicy"],
+    "DEFAULT_AUTHENTICATION_CLASSES": API_AUTHENTICATION,
+    "DEFAULT_PERMISSION_CLASSES": API_PERMISSIONS,
     "DEFAULT_PARSER_CLASSES": [
         "webapp.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -185,11 +193,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # The schema and Swagger UI need what the API needs: a login unless the lab is public.
-    "SERVE_PERMISSIONS": ["webapp.api.permissions.LabReadPolicy"],
-    "SERVE_AUTHENTICATION": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    "SERVE_PERMISSIONS": API_PERMISSIONS,
+    "SERVE_AUTHENTICATION": API_AUTHENTICATION,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "webapp.api.schema_hooks.document_access",  # 401, 403, 413 on every operation

@@ -1,8 +1,10 @@
 """User budgets and the weights of the objective (seed 004, eq. 1 and section 5.3.3).
 
-Units: accuracy in percent (0..100), energy in millijoules per inference,
-latency in milliseconds, storage in megabytes (10^6 bytes). Any budget may be
-left open (``None``). The weights mu1..mu4 scale accuracy, energy, latency and
+The one Budgets type: the selector (the recommend page and API) and the
+Pareto page both read it. One unit per quantity, named in each field: accuracy
+in percent (0..100), energy in millijoules per inference, latency in
+milliseconds, storage and file size in megabytes (10^6 bytes). Any budget may
+be left open (``None``). The weights mu1..mu4 scale accuracy, energy, latency and
 storage; mu1 + mu2 and mu3 + mu4 must each sum to 1 (section 5.3.3 derives them
 that way, and section 5.3.1 uses 0.6/0.4 and 0.5/0.5).
 """
@@ -19,7 +21,11 @@ WEIGHT_SUM_TOLERANCE = 0.01
 BATTERY_REFERENCE_MAH = 4000.0
 CACHE_REFERENCE_MB = 8.0
 WEIGHT_FLOOR = 0.6
+# The selector's inputs, as a recommendation echoes them (Budgets.to_dict).
 LIMIT_FIELDS = ("min_accuracy_pct", "max_energy_mj", "latency_ms", "storage_mb", "cache_mb")
+# A bound on the .tflite file a page applies to measured results; the selector bounds
+# storage_mb (eq. 3) instead, so it never reads this one.
+FILE_SIZE_FIELD = "max_file_mb"
 WEIGHT_FIELDS = ("mu1", "mu2", "mu3", "mu4")
 
 
@@ -45,6 +51,8 @@ class Budgets:
         latency_ms: T_bgt, milliseconds.
         storage_mb: S_bgt, megabytes (weights plus activations, eq. 3).
         cache_mb: S_Cache of eq. 6, megabytes, compared with the weights' storage.
+        max_file_mb: the .tflite file's size, megabytes (the Pareto page's size budget;
+            not one of the selector's limits).
         mu1: weight of accuracy.
         mu2: weight of energy.
         mu3: weight of latency (eq. 6 and 8 only).
@@ -56,6 +64,7 @@ class Budgets:
     latency_ms: float | None = None
     storage_mb: float | None = None
     cache_mb: float | None = None
+    max_file_mb: float | None = None
     mu1: float = 0.5
     mu2: float = 0.5
     mu3: float = 0.5
@@ -72,12 +81,12 @@ class Budgets:
         return (self.mu1, self.mu2, self.mu3, self.mu4)
 
     def limits(self) -> dict[str, float]:
-        """The budgets that are set, by field name (cache_mb excluded: it is not a limit)."""
+        """The selector's budgets that are set, by field name (not cache_mb nor max_file_mb)."""
         names = ("min_accuracy_pct", "max_energy_mj", "latency_ms", "storage_mb")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-serialisable."""
+        """The selector's limits and weights, JSON-serialisable, as a recommendation echoes them."""
         return {name: getattr(self, name) for name in (*LIMIT_FIELDS, *WEIGHT_FIELDS)}
 
 
@@ -93,9 +102,9 @@ def budget_errors(values: dict[str, Any]) -> dict[str, str]:
     # Missing weights take the dataclass default, 0.5 (mu1 = mu2, mu3 = mu4).
     values = {**dict.fromkeys(WEIGHT_FIELDS, 0.5), **values}
     errors: dict[str, str] = {}
-    for name in (*LIMIT_FIELDS, *WEIGHT_FIELDS):
+    for name in (*LIMIT_FIELDS, FILE_SIZE_FIELD, *WEIGHT_FIELDS):
         value = values.get(name)
-        if value is None and name in LIMIT_FIELDS:
+        if value is None and name not in WEIGHT_FIELDS:
             continue
         problem = _number_problem(name, value)
         if problem:

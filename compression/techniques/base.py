@@ -19,19 +19,6 @@ from compression.errors import NotApplicableError
 from compression.export import to_tflite
 from compression.training import FineTune
 
-# Categories as the catalogue groups them (seed 004 section 5.2.1, seed 003).
-CATEGORIES = (
-    "weight factorization",
-    "pruning",
-    "quantization",
-    "clustering",
-    "convolution decomposition",
-    "layer architecture",
-    "distillation",
-)
-# What a technique acts on: fully connected layers, conv layers, or the whole model.
-SCOPES = ("fc", "conv", "model")
-
 
 class Technique:
     """Base class of every registered compression technique.
@@ -43,8 +30,8 @@ class Technique:
 
     code: ClassVar[str]
     name: ClassVar[str]
-    category: ClassVar[str]
-    applies_to: ClassVar[str]
+    category: ClassVar[str]  # one of compression.categories.CATEGORIES
+    applies_to: ClassVar[str]  # one of compression.categories.SCOPES
     # Which layer types it rewrites, in a user's words (README and Techniques page):
     # ``applies_to`` is the coarse scope the planner uses, this is the detail.
     acts_on: ClassVar[str]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from measurements.device_kinds import KINDS
+
 USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}")
 HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*")
@@ -261,7 +263,8 @@ def check_address(kind: str, address: Any) -> str:
         DeviceSettingsError: naming the address received.
     """
     text = address if isinstance(address, str) else ""
-    if kind in ("local", "external") and text:
+    info = KINDS.get(kind)
+    if info is not None and not info.needs_address and text:
         raise DeviceSettingsError(
             "address", f"A {kind} device has no address; leave it empty. Received: {text!r}"
         )

@@ -102,7 +102,7 @@ def refuse_unrunnable(models: list[DNNModel], devices: list[Device]) -> None:
     Raises:
         ValueError: naming each one.
     """
-    external = [d.name for d in devices if d.is_external]
+    external = [d.name for d in devices if not d.runs_jobs]
     if external:
         raise ValueError(
             f"External devices never run jobs (import their results instead). "

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from compression.categories import CATEGORIES, SCOPES
 from compression.data import Dataset
 from compression.errors import NotApplicableError
 from compression.evaluation import evaluate_tflite
 from compression.techniques import all_techniques, get_technique
-from compression.techniques.base import CATEGORIES, SCOPES
 
 EXPORT_MODES = {"Q-dyn": "dynamic", "Q-f16": "float16", "Q-int8": "int8"}
 

@@ -21,7 +21,7 @@ def test_it_refuses_an_unknown_parameter_naming_the_allowed_ones():
 
 
 def test_it_gives_every_technique_a_complete_catalogue_entry():
-    from compression.techniques.base import CATEGORIES, SCOPES
+    from compression.categories import CATEGORIES, SCOPES
 
     codes = {cls.code for cls in all_techniques()}
     assert {"W1f", "W1c", "W2", "W3", "Ps", "C1", "C2", "C3", "L1", "L2", "L3"} <= codes

@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from compression.analysis import analyze_tflite
+from compression.categories import CATEGORIES
 from compression.data import Dataset
 from compression.errors import NotApplicableError
 from compression.evaluation import evaluate_tflite
@@ -13,7 +14,6 @@ from compression.export import to_tflite
 from compression.formats.pt2 import Conversion
 from compression.formats.tflite import TfliteModel, load_tflite
 from compression.techniques import all_techniques, get_technique
-from compression.techniques.base import CATEGORIES
 
 # Each recipe's mark in the file: the weight dtypes it stores and the input dtype.
 EXPECTED = {

@@ -75,3 +75,14 @@ def test_it_never_queues_jobs_for_reference_models_or_external_devices(api):
     with pytest.raises(ValueError, match="External devices"):
         actions.queue_jobs([real], ["baseline"], [external], [1])
     assert Job.objects.count() == 0
+
+
+def test_the_jobs_form_offers_only_devices_whose_kind_runs_jobs(browser):
+    external = Device.objects.create(name="tx2-lab-b", kind=Device.Kind.EXTERNAL)
+    local = Device.objects.create(name="laptop", kind=Device.Kind.LOCAL)
+    page = browser.get("/jobs/new/")
+    assert page.status_code == 200
+    offered = list(page.context["form"].fields["devices"].queryset)
+    assert offered == [local] and not external.runs_jobs and local.runs_jobs
+    assert f'value="{local.pk}"' in page.content.decode()
+    assert "tx2-lab-b" not in page.content.decode()

@@ -54,7 +54,6 @@ from measurements.provenance import (
     imported_static,
 )
 from webapp.api import export_copy, filters
-from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.serializers import plan_codes
 
 CHUNK_ROWS = 5000
@@ -301,8 +300,6 @@ EXPORT_PARAMETERS = [
 class ResultExportView(APIView):
     """Every result that matches the filters, one flat row each, streamed."""
 
-    authentication_classes = API_AUTHENTICATION
-    permission_classes = API_PERMISSIONS
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FormatIsTheFile
 

@@ -23,7 +23,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
-from measurements.models import Artifact, Dataset, Device, Job, Plan, Result, Technique
+from compression.categories import CATEGORIES, SCOPES
+from measurements.models import Artifact, Dataset, Device, Job, Plan, Result
 
 # Technique codes as compression.plan writes them (W3, Q-int8); copied to avoid importing it.
 CODE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
@@ -198,7 +199,7 @@ def created_range(lookup: str = "created_at") -> list[Param]:
 
 def technique_params(plan_path: str) -> list[Param]:
     """``technique`` (codes) and ``category`` filters on the plan at ``plan_path``."""
-    categories = list(Technique.Category.values)
+    categories = list(CATEGORIES)
     return [
         Param(
             "technique",
@@ -308,8 +309,8 @@ MODEL_PARAMS = [
     *created_range(),
 ]
 TECHNIQUE_PARAMS = [
-    choices("category", "category", Technique.Category.values, "Technique category(ies)."),
-    choices("applies_to", "applies_to", Technique.Scope.values, "Layer scope(s)."),
+    choices("category", "category", list(CATEGORIES), "Technique category(ies)."),
+    choices("applies_to", "applies_to", list(SCOPES), "Layer scope(s)."),
 ]
 PLAN_PARAMS = [*technique_params("pk"), *created_range()]
 ARTIFACT_PARAMS = [

@@ -97,7 +97,7 @@ class JobQueueSerializer(serializers.Serializer):
         return models
 
     def validate_devices(self, devices: list[Device]) -> list[Device]:
-        external = [d.name for d in devices if d.is_external]
+        external = [d.name for d in devices if not d.runs_jobs]
         if external:
             raise serializers.ValidationError(
                 f"External devices never run jobs. Received: {external}"

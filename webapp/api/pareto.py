@@ -24,7 +24,6 @@ from measurements.models import Result
 from measurements.pareto import METRICS, Metric, get_metric
 from webapp.api import filters
 from webapp.api import serializers as s
-from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 from webapp.api.views import RESULT_QUERYSET
 
 
@@ -63,9 +62,6 @@ def metric_param(request: Request, param: str, default: str) -> Metric:
 
 class ParetoView(APIView):
     """Results no other result beats on both metrics (among those matching the filters)."""
-
-    authentication_classes = API_AUTHENTICATION
-    permission_classes = API_PERMISSIONS
 
     @extend_schema(
         operation_id="pareto",

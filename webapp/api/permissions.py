@@ -3,9 +3,10 @@
 Reading needs a signed-in user unless the lab is public (``PUBLIC_READ``);
 writing needs a signed-in user; deleting, and anything that configures the
 server itself (devices, whose settings reach a driver, and datasets, which
-read server files), needs staff. Token authentication comes first so a
-request without credentials gets a 401 with ``WWW-Authenticate: Token``,
-which API clients understand, rather than a 403.
+read server files), needs staff. These are the defaults of every API view
+(``REST_FRAMEWORK`` in webapp/settings.py, where token authentication comes
+first so a request without credentials gets a 401 with
+``WWW-Authenticate: Token``, which API clients understand, rather than a 403).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 
@@ -50,7 +50,7 @@ class StaffWrites(BasePermission):
         return request.method in SAFE_METHODS or is_staff(request)
 
 
-API_PERMISSIONS = [LabReadPolicy]
+# LabReadPolicy is every API view's default (REST_FRAMEWORK in webapp/settings.py); a view
+# that needs more adds to it, so it can only be stricter than the lab's rules.
 STAFF_WRITE_PERMISSIONS = [LabReadPolicy, StaffWrites]
-SIGNED_IN = [IsAuthenticated]
-API_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+SIGNED_IN = [LabReadPolicy, IsAuthenticated]  # even in a public lab

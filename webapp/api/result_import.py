@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 from measurements.import_rows import ImportOptions, ImportRefused
 from measurements.imports import MAX_IMPORT_BYTES, MAX_PROBLEMS_LISTED, import_results
 from webapp.api import inputs
-from webapp.api.permissions import API_AUTHENTICATION, API_PERMISSIONS
 
 # File name ending -> the reader measurements.imports uses.
 FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
@@ -46,8 +45,6 @@ Every imported figure is labelled "imported (source label)"; see README "Import 
 class ResultImportView(APIView):
     """Import a CSV or JSON file of results; a file with any bad row is refused whole."""
 
-    authentication_classes = API_AUTHENTICATION
-    permission_classes = API_PERMISSIONS
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(

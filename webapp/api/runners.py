@@ -37,6 +37,9 @@ LOST = {"detail": "This host no longer holds the job's lease; drop the job."}
 class RunnerView(APIView):
     """Base of the runner routes: runner-token authentication only."""
 
+    # A deliberate exception to the API's defaults (REST_FRAMEWORK in webapp/settings.py):
+    # a host protocol, where a user's session or token must never be accepted. Named and
+    # held to this rule in tests/webapp/api/test_api_rules.py.
     authentication_classes = [RunnerTokenAuthentication]
     permission_classes = [IsRunner]
 

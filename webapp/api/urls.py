@@ -35,6 +35,8 @@ urlpatterns = [
     *compression_patterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # A plain page, not an API view: LoginRequiredMiddleware guards it (an exception named
+    # in tests/webapp/api/test_api_rules.py); every other route takes REST_FRAMEWORK's rules.
     path("reference/", docs.docs, name="reference"),
     *router.urls,
 ]

@@ -31,12 +31,7 @@ from rest_framework.response import Response
 from measurements.models import Artifact, Dataset, Device, DNNModel, Job, Plan, Result, Technique
 from webapp.api import filters, inputs
 from webapp.api import serializers as s
-from webapp.api.pagination import Pagination
-from webapp.api.permissions import (
-    API_AUTHENTICATION,
-    API_PERMISSIONS,
-    STAFF_WRITE_PERMISSIONS,
-)
+from webapp.api.permissions import STAFF_WRITE_PERMISSIONS
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="The body names what is wrong.")
 NOT_FOUND = OpenApiResponse(inputs.DetailSerializer, description="No such row (or page).")
@@ -72,11 +67,12 @@ def deleting(what: str) -> Any:
 
 
 class ApiViewSet(viewsets.GenericViewSet):
-    """Filtering, ordering, pagination and permissions shared by every resource."""
+    """Filtering and ordering shared by every resource.
 
-    authentication_classes = API_AUTHENTICATION
-    permission_classes = API_PERMISSIONS
-    pagination_class = Pagination
+    Authentication, permissions and pagination are the API's defaults
+    (``REST_FRAMEWORK`` in webapp/settings.py).
+    """
+
     # Any path segment reaches the view, so a malformed id is DRF's JSON 404, not an HTML one.
     lookup_value_regex = r"[^/]+"
     filter_params: list[filters.Param] = []

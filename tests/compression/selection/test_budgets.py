@@ -59,3 +59,11 @@ def test_it_gives_a_mains_powered_board_the_battery_terms_lower_bound():
     assert device_weights(None, 4.0) == pytest.approx((0.4, 0.6, 0.4, 0.6))
     mu1, mu2, mu3, mu4 = device_weights(None, 4.0)
     assert Budgets(mu1=mu1, mu2=mu2, mu3=mu3, mu4=mu4).mu2 == pytest.approx(0.6)
+
+
+def test_it_checks_the_file_size_budget_but_leaves_it_out_of_the_selectors_limits():
+    with pytest.raises(BudgetError, match=r"cannot be negative. Received: max_file_mb=-1"):
+        Budgets(max_file_mb=-1)
+    budgets = Budgets(max_file_mb=2.5, storage_mb=4.0)
+    assert budgets.limits() == {"storage_mb": 4.0}
+    assert "max_file_mb" not in budgets.to_dict() and budgets.to_dict()["storage_mb"] == 4.0

@@ -150,7 +150,7 @@ def test_it_refuses_an_accuracy_budget_that_reads_as_a_fraction(paper):
 
 
 def test_it_draws_a_sample_above_the_point_limit_and_keeps_the_front_exact(paper, monkeypatch):
-    from webapp.dashboard.analysis import explorer
+    from webapp.dashboard.analysis import pareto_page
 
     def front_ids(text: str) -> list[str]:
         table = text[text.index('id="pareto-front"') :]
@@ -158,7 +158,7 @@ def test_it_draws_a_sample_above_the_point_limit_and_keeps_the_front_exact(paper
 
     whole = page("/pareto/?x=size&y=accuracy")
     assert "The plot draws" not in whole
-    monkeypatch.setattr(explorer, "MAX_POINTS", 1)
+    monkeypatch.setattr(pareto_page, "MAX_POINTS", 1)
     sampled = page("/pareto/?x=size&y=accuracy")
     assert "The plot draws" in sampled and "of the 3 plans with both figures" in sampled
     assert front_ids(sampled) == front_ids(whole) and front_ids(whole)

@@ -25,7 +25,7 @@ from tests.webapp.dashboard.helpers_analysis import (
     row_ids,
     step,
 )
-from webapp.dashboard.analysis.explorer import X_METRICS, Y_METRICS
+from webapp.dashboard.analysis.pareto_page import X_METRICS, Y_METRICS
 
 pytestmark = pytest.mark.django_db
 CODES = ("W1f", "W3", "C2", "L3", "Cl", "Q-int8")

@@ -1,40 +1,19 @@
-"""Operator timings of a result, and where the time went against the baseline.
+"""Where a result's operator time went against its baseline's.
 
-``Result.op_breakdown`` comes in two shapes:
-
-* from the local driver (device_runner/drivers/child.py): ``{"method",
-  "sum_ms", "by_type": {type: {"ms", "count", "share"}}, "ops": [{"index",
-  "type", "mean_ms", "stable"}]}``, each operator timed alone;
-* from an import (measurements/imports.py): a flat ``{op type: ms}``.
-
-``parse`` reads either (anything else is reported as unreadable, never
-raised), ``diff_types`` compares per type and ``diff_ops`` aligns the two
-operator sequences with ``difflib.SequenceMatcher`` on their types, so an
-operator a compression added, removed or replaced shows as such.
-Pure Python: no Django import.
+The breakdowns are read by ``measurements.op_breakdown.read`` (the one reader
+of both stored shapes); here ``diff_types`` compares per type and
+``diff_ops`` aligns the two operator sequences with
+``difflib.SequenceMatcher`` on their types, so an operator a compression
+added, removed or replaced shows as such. Pure Python: no Django import.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from measurements.op_breakdown import Op, OpBreakdown
 from webapp.dashboard.analysis import units
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operator of the graph: position, type and time alone (ms)."""
-
-    index: int
-    type: str
-    ms: float | None
-
-    @property
-    def ms_text(self) -> str:
-        """The time as the page prints it."""
-        return show_ms(self.ms)
 
 
 def show_ms(value: float | None, signed: bool = False) -> str:
@@ -42,53 +21,6 @@ def show_ms(value: float | None, signed: bool = False) -> str:
     if not units.finite(value):
         return units.MISSING
     return f"{value:+.4f} ms" if signed else f"{value:.4f} ms"
-
-
-@dataclass
-class Breakdown:
-    """Per-type milliseconds (and counts when known), and the operators in order."""
-
-    by_type: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    ops: list[Op] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def total_ms(self) -> float:
-        """Sum of the per-type times."""
-        return sum(self.by_type.values())
-
-
-def parse(raw: Any) -> Breakdown:
-    """Read a stored op_breakdown; an empty Breakdown with a note when there is none."""
-    if not raw:
-        return Breakdown(note="No operator breakdown was recorded for this result.")
-    if not isinstance(raw, dict):
-        return Breakdown(note="The stored operator breakdown is not readable.")
-    if isinstance(raw.get("by_type"), dict):
-        return _from_driver(raw)
-    by_type = {str(k): float(v) for k, v in raw.items() if units.finite(v)}
-    if not by_type:
-        return Breakdown(note="The stored operator breakdown is not readable.")
-    return Breakdown(by_type=by_type, note="Per-type times only (imported): no operator order.")
-
-
-def _from_driver(raw: dict[str, Any]) -> Breakdown:
-    out = Breakdown()
-    for kind, entry in raw["by_type"].items():
-        ms = entry.get("ms") if isinstance(entry, dict) else entry
-        if units.finite(ms):
-            out.by_type[str(kind)] = float(ms)
-        if isinstance(entry, dict) and units.finite(entry.get("count")):
-            out.counts[str(kind)] = int(entry["count"])
-    for position, op in enumerate(raw.get("ops") or []):
-        if isinstance(op, dict) and op.get("type"):
-            ms = op.get("mean_ms")
-            index = op.get("index", position)
-            out.ops.append(Op(int(index), str(op["type"]), float(ms) if units.finite(ms) else None))
-    if not out.by_type:
-        out.note = "The stored operator breakdown holds no timing."
-    return out
 
 
 @dataclass(frozen=True)
@@ -118,7 +50,7 @@ class TypeDiff:
         }
 
 
-def diff_types(result: Breakdown, baseline: Breakdown) -> list[TypeDiff]:
+def diff_types(result: OpBreakdown, baseline: OpBreakdown) -> list[TypeDiff]:
     """Every type in either breakdown, largest absolute change first."""
     kinds = set(result.by_type) | set(baseline.by_type)
     rows = [
@@ -154,8 +86,18 @@ class OpDiff:
         """The change, signed, in ms."""
         return show_ms(self.delta_ms, signed=True)
 
+    @property
+    def baseline_ms_text(self) -> str:
+        """The baseline operator's time as the page prints it."""
+        return show_ms(self.baseline.ms if self.baseline else None)
 
-def diff_ops(result: Breakdown, baseline: Breakdown) -> list[OpDiff]:
+    @property
+    def result_ms_text(self) -> str:
+        """The result operator's time as the page prints it."""
+        return show_ms(self.result.ms if self.result else None)
+
+
+def diff_ops(result: OpBreakdown, baseline: OpBreakdown) -> list[OpDiff]:
     """The two operator sequences aligned by type (empty when either has no order)."""
     if not (result.ops and baseline.ops):
         return []

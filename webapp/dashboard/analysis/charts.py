@@ -17,7 +17,7 @@ from typing import Any
 from measurements.pareto import Metric
 from webapp.dashboard.analysis import units
 from webapp.dashboard.analysis.detail import Detail
-from webapp.dashboard.analysis.explorer import Explorer, Point
+from webapp.dashboard.analysis.pareto_page import Explorer, Point
 from webapp.dashboard.analysis.queries import energy_kind, energy_label, figures_source
 from webapp.dashboard.analysis.sweeps import Series, Sweeps
 from webapp.dashboard.analysis.units import Scale
@@ -246,7 +246,7 @@ def _device_key(device: str, symbol: str) -> dict[str, Any]:
 def _budget_shapes(page: Explorer, xs: Scale, ys: Scale) -> tuple[list[dict], list[dict]]:
     """Shade the infeasible side of each budget that lies on a plotted axis."""
     shapes, notes = [], []
-    limits = page.budgets.limits()
+    limits = page.limits
     if not limits:
         return shapes, notes
     x_values = [p.row[page.x.field] / xs.divisor for p in page.points]

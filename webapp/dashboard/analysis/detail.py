@@ -12,7 +12,9 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 
+from measurements import op_breakdown
 from measurements.models import Result
+from measurements.op_breakdown import OpBreakdown
 from measurements.provenance import (
     COMPARABLE_KEYS,
     IMPORTED,
@@ -21,7 +23,7 @@ from measurements.provenance import (
     static_figure_source,
 )
 from webapp.dashboard.analysis import breakdown, queries, speedup, units
-from webapp.dashboard.analysis.breakdown import Breakdown, OpDiff, TypeDiff
+from webapp.dashboard.analysis.breakdown import OpDiff, TypeDiff
 from webapp.dashboard.analysis.queries import Normalised, PlanInfo
 
 Line = tuple[str, str, str]  # (label, value, how it was obtained / note)
@@ -38,8 +40,8 @@ class Detail:
     measured: list[Line] = field(default_factory=list)
     static: list[Line] = field(default_factory=list)
     provenance: list[tuple[str, str]] = field(default_factory=list)
-    ops: Breakdown = field(default_factory=Breakdown)
-    baseline_ops: Breakdown | None = None
+    ops: OpBreakdown = field(default_factory=OpBreakdown)
+    baseline_ops: OpBreakdown | None = None
     type_diffs: list[TypeDiff] = field(default_factory=list)
     op_diffs: list[OpDiff] = field(default_factory=list)
     not_comparable: list[tuple[str, str, str]] = field(default_factory=list)
@@ -104,9 +106,9 @@ def load(pk: int) -> Detail:
     page.measured = measured_lines(result)
     page.static = static_lines(result)
     page.provenance = provenance_lines(result.provenance)
-    page.ops = breakdown.parse(result.op_breakdown)
+    page.ops = op_breakdown.read(result.op_breakdown)
     if baseline is not None:
-        page.baseline_ops = breakdown.parse(baseline.op_breakdown)
+        page.baseline_ops = op_breakdown.read(baseline.op_breakdown)
         page.type_diffs = breakdown.diff_types(page.ops, page.baseline_ops)
         page.op_diffs = breakdown.diff_ops(page.ops, page.baseline_ops)
         page.not_comparable = differences(result.provenance, baseline.provenance)

@@ -21,7 +21,8 @@ from measurements.models import Artifact
 from webapp.dashboard.analysis import queries, scope, units
 from webapp.dashboard.analysis.queries import PlanInfo, Row
 
-# The technique whose `s` parameter is the target sparsity (../shared/TECHNIQUES.md).
+# The technique whose `s` parameter is the target sparsity: compression/techniques/w3.py
+# (registered as "W3"; its `sweep` lists the s values the standard sweep measures).
 PRUNING_CODE = "W3"
 FLOAT_EXPORT = "float32"
 

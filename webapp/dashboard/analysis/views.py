@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from measurements.pareto import METRICS
-from webapp.dashboard.analysis import charts, detail, explorer
+from webapp.dashboard.analysis import charts, detail, pareto_page
 from webapp.dashboard.analysis import compare as compare_page
 from webapp.dashboard.analysis import matrix as matrix_page
 from webapp.dashboard.analysis import sweeps as sweeps_page
@@ -34,14 +34,14 @@ def _page(
 
 
 def _pareto(query: Any) -> dict[str, Any]:
-    page = explorer.explore(query)
+    page = pareto_page.explore(query)
     return {
         "page": page,
         "figure_json": charts.script_json(charts.pareto(page)),
-        "front": explorer.front_rows(page),
-        "x_metrics": [METRICS[m] for m in explorer.X_METRICS],
-        "y_metrics": [METRICS[m] for m in explorer.Y_METRICS],
-        "size_metrics": [METRICS[m] for m in explorer.SIZE_METRICS],
+        "front": pareto_page.front_rows(page),
+        "x_metrics": [METRICS[m] for m in pareto_page.X_METRICS],
+        "y_metrics": [METRICS[m] for m in pareto_page.Y_METRICS],
+        "size_metrics": [METRICS[m] for m in pareto_page.SIZE_METRICS],
     }
 
 

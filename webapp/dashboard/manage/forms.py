@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.template.defaultfilters import filesizeformat
 
+from measurements.device_kinds import JOB_KINDS, address_help
 from measurements.models import Dataset, Device, DNNModel, Technique
 from measurements.protocol import ProtocolConfig
 from webapp.dashboard.manage import planning
@@ -132,8 +133,7 @@ class DeviceForm(forms.ModelForm):
             "settings": "Driver settings (JSON)",
         }
         help_texts = {
-            "address": "user@host for ssh, the serial (or host:port) for adb; empty for local "
-            "and external (a paper's or another lab's device: no driver, never runs jobs).",
+            "address": address_help(),
             "idle_power_w": "Leave empty to have it measured.",
             "settings": 'Optional, e.g. {"port": 2222, "key_path": "jetson_ed25519"}; '
             "executables by their name in the lab's allow-list (DEVICE_EXECUTABLES).",
@@ -205,7 +205,7 @@ class ModelChoices(forms.ModelMultipleChoiceField):
 class JobRequestForm(forms.Form):
     """Models x plans x devices x thread counts, with optional protocol overrides."""
 
-    # Reference models (no file) and external devices (no driver) never run jobs.
+    # Reference models (no file) and devices whose kind runs no jobs (external) are not offered.
     models = ModelChoices(
         queryset=DNNModel.objects.select_related("dataset").exclude(file=""),
         widget=forms.CheckboxSelectMultiple,
@@ -230,7 +230,7 @@ class JobRequestForm(forms.Form):
         "with # are ignored.",
     )
     devices = forms.ModelMultipleChoiceField(
-        queryset=Device.objects.exclude(kind=Device.Kind.EXTERNAL),
+        queryset=Device.objects.filter(kind__in=JOB_KINDS),
         widget=forms.CheckboxSelectMultiple,
     )
     threads = ThreadsField(initial="1", help_text="Comma-separated, e.g. 1, 2, 4.")

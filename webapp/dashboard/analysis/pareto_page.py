@@ -9,16 +9,22 @@ interchangeable, and the question is what to ship to one device.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 from django.http import QueryDict
 
+from compression.selection.budgets import Budgets
 from measurements.front_query import front_ids, sample_ids
 from measurements.models import Result
-from measurements.pareto import METRICS, Metric, pareto_front
+from measurements.pareto import Metric, pareto_front
 from webapp.dashboard.analysis import params, queries, scope, units
+from webapp.dashboard.analysis.pareto_budgets import (
+    Limit,
+    budget_checker,
+    budget_limits,
+    budgets_from_query,
+)
 from webapp.dashboard.analysis.queries import PlanInfo, Row
 
 X_METRICS = ("latency", "energy", "size", "gzip_size", "macs", "memory")
@@ -27,70 +33,6 @@ SIZE_METRICS = (*X_METRICS, *Y_METRICS)
 # Above this many plans with both figures the plot draws a grid sample (fronts stay exact):
 # a browser draws a few thousand points smoothly, and the page stays small.
 MAX_POINTS = 2000
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """Limits a shippable result must meet, in the units the form asks for."""
-
-    latency_ms: float | None = None
-    energy_mj: float | None = None
-    size_mb: float | None = None
-    accuracy_pct: float | None = None
-
-    @classmethod
-    def from_query(cls, query: QueryDict) -> Budgets:
-        """Read max_latency (ms), max_energy (mJ), max_size (MB), min_accuracy (%).
-
-        Raises:
-            BadQuery: a bad number, or an accuracy in 0..1 that reads as a fraction.
-        """
-        accuracy = params.amount(query, "min_accuracy", "percent", maximum=100)
-        if accuracy is not None and 0 < accuracy <= 1:
-            raise params.BadQuery(
-                f"min_accuracy is a percentage (0-100); {accuracy:g} reads as a fraction. "
-                f"Give {accuracy * 100:g} for {accuracy * 100:g} %. "
-                f"Received: min_accuracy={accuracy:g}"
-            )
-        return cls(
-            latency_ms=params.amount(query, "max_latency", "milliseconds"),
-            energy_mj=params.amount(query, "max_energy", "millijoules"),
-            size_mb=params.amount(query, "max_size", "MB"),
-            accuracy_pct=accuracy,
-        )
-
-    def limits(self) -> list[tuple[str, str, float, str]]:
-        """(metric name, "max"/"min", bound in stored units, label) for each budget set."""
-        out = []
-        if self.latency_ms is not None:
-            out.append(("latency", "max", self.latency_ms, f"latency ≤ {self.latency_ms:g} ms"))
-        if self.energy_mj is not None:
-            out.append(("energy", "max", self.energy_mj, f"energy ≤ {self.energy_mj:g} mJ"))
-        if self.size_mb is not None:
-            label = f"file size ≤ {self.size_mb:g} MB"
-            out.append(("size", "max", self.size_mb * units.MB, label))
-        if self.accuracy_pct is not None:
-            label = f"accuracy ≥ {self.accuracy_pct:g} %"
-            out.append(("accuracy", "min", self.accuracy_pct / 100, label))
-        return out
-
-    def checker(self) -> Callable[[Row], list[str]]:
-        """A function giving the labels of the budgets a row misses (missing figures miss)."""
-        limits = [
-            (METRICS[name].field, side, bound, label) for name, side, bound, label in self.limits()
-        ]
-
-        def missed(row: Row) -> list[str]:
-            out = []
-            for field_name, side, bound, label in limits:
-                value = row[field_name]
-                # None or NaN cannot be shown to fit.
-                unknown = value is None or value != value
-                if unknown or (value > bound if side == "max" else value < bound):
-                    out.append(label)
-            return out
-
-        return missed
 
 
 @dataclass(slots=True)
@@ -130,6 +72,11 @@ class Explorer:
     superseded: int = 0  # older results of a plan that has a newer one with both figures
 
     @property
+    def limits(self) -> list[Limit]:
+        """Each budget set, as a bound on its metric in stored units, with its label."""
+        return budget_limits(self.budgets)
+
+    @property
     def front_points(self) -> list[Point]:
         """Every device's front, device by device, each by increasing x."""
         return [p for device in sorted(self.fronts) for p in self.fronts[device]]
@@ -164,7 +111,7 @@ def explore(query: QueryDict) -> Explorer:
         x=params.metric(query, "x", "latency", X_METRICS),
         y=params.metric(query, "y", "accuracy", Y_METRICS),
         size=params.optional_metric(query, "size", SIZE_METRICS),
-        budgets=Budgets.from_query(query),
+        budgets=budgets_from_query(query),
     )
     results = page.scope.results()
     both = Q(**{f"{page.x.field}__isnull": False, f"{page.y.field}__isnull": False})
@@ -187,7 +134,7 @@ def _place(page: Explorer, found: list[Row], front_pks: set[int]) -> None:
     """Make the points of ``found`` and each device's front (by increasing x, then id)."""
     info = queries.plans({r["artifact__plan_id"] for r in found})
     models, devices = page.scope.model_names, page.scope.device_names
-    missed = page.budgets.checker()
+    missed = budget_checker(page.budgets)
     for row in sorted(found, key=lambda r: r["pk"]):
         point = Point(
             row,

@@ -96,3 +96,39 @@ class Search(models.Model):
         if not getattr(user, "is_authenticated", False):
             return False
         return bool(user.is_staff or (self.owner_id is not None and self.owner_id == user.pk))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The search's progress as JSON: spent / N, status, best so far, every evaluation.
+
+        Each evaluated plan's figures carry their provenance (measured,
+        imported, estimated, predicted, static) and how the search got them
+        (``read`` from results, ``measured`` by its own job, ``predicted``).
+        """
+        answer = self.answer or {}
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "model": self.model.name,
+            "device": self.device.name,
+            "threads": self.num_threads,
+            "strategy": self.strategy,
+            "budgets": self.budgets,
+            "evaluations_spent": self.spent,
+            "max_evaluations": self.max_evaluations,
+            "evaluation_budget": self.budget,
+            "plans": len(self.plans),
+            "pending": len(self.pending),
+            "allow_predicted": self.allow_predicted,
+            "techniques": self.techniques,
+            "best": answer.get("best"),
+            "ranked": answer.get("ranked", []),
+            "binding": answer.get("binding"),
+            "closest": answer.get("closest", []),
+            "reasons": self.reasons,
+            "evaluations": [
+                {k: e.get(k) for k in ("plan", "state", "job", "note", "candidate")}
+                for e in self.evaluations
+            ],
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }

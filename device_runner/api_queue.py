@@ -21,6 +21,7 @@ from django.utils import timezone
 from device_runner import progress
 from measurements import files
 from measurements.actions.results import store_result
+from measurements.actions.searching import advance_searches
 from measurements.models import Artifact, Device, DNNModel, Job, RunnerToken
 
 MAX_OWNER_LENGTH = 120
@@ -143,6 +144,7 @@ def finish_job(job: Job, owner: str, raw: dict[str, Any]) -> None:
     """
     store_result(job, owner, raw)
     progress.broadcast(job.pk, job.device_id, {"progress": 1.0, "stage": "done"})
+    advance_searches(job.pk)  # a search waiting on this job asks for its next plan
 
 
 def fail_job(
@@ -155,6 +157,8 @@ def fail_job(
         Device.objects.filter(pk=job.device_id).update(online=False)
     if status:
         progress.broadcast(job.pk, job.device_id, {"stage": status, "error": error})
+    if status == Job.Status.FAILED:
+        advance_searches(job.pk)  # the search records why and moves on
     return status
 
 

@@ -12,6 +12,7 @@ from measurements.models import (
     Plan,
     Result,
     RunnerToken,
+    Search,
     Technique,
 )
 
@@ -120,3 +121,13 @@ class RunnerTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset) -> None:
         released = sum(revoke_runner_token(token) for token in queryset)
         self.message_user(request, f"Revoked; {released} running job(s) back in the queue.")
+
+
+@admin.register(Search)
+class SearchAdmin(admin.ModelAdmin):
+    """Searches: read-only here (the Recommend page starts and stops them)."""
+
+    list_display = ["pk", "model", "device", "owner", "status", "max_evaluations", "best_plan"]
+    list_filter = ["status", "device"]
+    search_fields = ["model__name", "best_plan"]
+    readonly_fields = [f.name for f in Search._meta.fields]

@@ -472,3 +472,20 @@ class RunnerToken(models.Model):
     def owner_prefix(self) -> str:
         """Every lease this token's hosts take is named with this prefix."""
         return f"token{self.pk}/"
+
+
+# The search's model lives in its own module; Django finds it through this import.
+from measurements.search import Search  # noqa: E402
+
+__all__ = [
+    "Artifact",
+    "Dataset",
+    "Device",
+    "DNNModel",
+    "Job",
+    "Plan",
+    "Result",
+    "RunnerToken",
+    "Search",
+    "Technique",
+]

@@ -65,6 +65,50 @@ def parse_budgets(data: Mapping[str, Any], device: Device | None) -> tuple[Any, 
     return Budgets(**values), {}
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def parse_search_options(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A search's own inputs: ``evaluations`` (N), ``allow_predicted``, ``techniques``.
+
+    Returns:
+        (values, field -> message); ``techniques`` is a list of codes (a list,
+        or one comma-separated string), empty for every applicable technique.
+    """
+    from measurements.search import MAX_EVALUATIONS
+
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    raw = data.get("evaluations")
+    try:
+        values["evaluations"] = int(raw) if not isinstance(raw, bool | float) else None
+    except (TypeError, ValueError):
+        values["evaluations"] = None
+    if values["evaluations"] is None or not 1 <= values["evaluations"] <= MAX_EVALUATIONS:
+        errors["evaluations"] = (
+            f"evaluations (the most plans to compress and measure) must be an integer from 1 "
+            f"to {MAX_EVALUATIONS}. Received: evaluations={raw!r}"
+        )
+    allow = data.get("allow_predicted", False)
+    if isinstance(allow, bool):
+        values["allow_predicted"] = allow
+    elif str(allow).strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        values["allow_predicted"] = str(allow).strip().lower() in TRUE_WORDS
+    else:
+        errors["allow_predicted"] = (
+            f"allow_predicted must be true or false. Received: allow_predicted={allow!r}"
+        )
+    codes = data.get("techniques") or []
+    if isinstance(codes, str):
+        codes = [c.strip() for c in codes.split(",")]
+    if not isinstance(codes, list | tuple) or not all(isinstance(c, str) for c in codes):
+        errors["techniques"] = f"techniques must be a list of codes. Received: techniques={codes!r}"
+        codes = []
+    values["techniques"] = [c for c in codes if c]
+    return values, errors
+
+
 def _features(artifact: Artifact, threads: int) -> dict[str, Any]:
     return {
         "macs": artifact.macs,

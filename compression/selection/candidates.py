@@ -77,6 +77,25 @@ class Candidate:
         return {"plan": self.plan, "figures": figures, "macs": self.macs, **self.extra}
 
 
+def candidate_from_dict(data: dict[str, Any]) -> Candidate:
+    """The candidate ``Candidate.to_dict`` wrote (a search stores its evaluations so).
+
+    Raises:
+        ValueError: the dict lacks the plan or the figures.
+    """
+    if not isinstance(data, dict) or "plan" not in data or "figures" not in data:
+        raise ValueError(f"A candidate needs a plan and its figures. Received: {data!r}")
+    figures = data["figures"]
+    values = {name: (figures.get(name) or {}).get("value") for name in FIGURES}
+    sources = {
+        name: figures[name]["source"]
+        for name in FIGURES
+        if figures.get(name) and figures[name].get("source")
+    }
+    extra = {k: v for k, v in data.items() if k not in ("plan", "figures", "macs")}
+    return Candidate(data["plan"], **values, macs=data.get("macs"), sources=sources, extra=extra)
+
+
 def by_plan(candidates: list[Candidate]) -> dict[str, Candidate]:
     """Candidates keyed by plan text; for repeated plans the measured one wins."""
     table: dict[str, Candidate] = {}

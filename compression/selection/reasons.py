@@ -8,7 +8,7 @@ any of them reached).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from compression.selection.candidates import Candidate
 from compression.selection.objective import LIMITS, Score
@@ -44,6 +44,16 @@ def missing_plans(asked: Sequence[str], strategy: str) -> list[str]:
         f"{strategy} asked for {len(asked)} plan(s) the table lacks (never compressed, "
         f"measured or imported): {plan_list(list(asked))}."
     ]
+
+
+def unevaluated(why: Mapping[str, str]) -> list[str]:
+    """A sentence for the plans that could not be evaluated, each with its reason."""
+    if not why:
+        return []
+    named = [f"{plan} ({reason})" for plan, reason in list(why.items())[:LISTED]]
+    more = len(why) - LISTED
+    listed = "; ".join(named) + (f"; and {more} more" if more > 0 else "")
+    return [f"{len(why)} plan(s) could not be evaluated: {listed}."]
 
 
 def nothing_fits(infeasible: Sequence[Score]) -> list[str]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,12 @@ from compression.selection.candidates import Candidate
 from compression.selection.evaluator import Evaluator
 from compression.selection.objective import Scale, score, violations
 from compression.selection.outcome import Outcome, build_outcome
-from compression.selection.reasons import missing_figures, missing_plans, plan_list
+from compression.selection.reasons import (
+    missing_figures,
+    missing_plans,
+    plan_list,
+    unevaluated,
+)
 from compression.selection.space import Space
 
 NONE = "none"
@@ -139,14 +144,23 @@ class TPESearch:
             self.pending.remove(plan)
         self.history.append((plan, candidate))
 
-    def outcome(self) -> Outcome:
-        """The evaluated plans ranked by eq. 1 over them, with the reasons."""
+    def outcome(self, why: Mapping[str, str] | None = None) -> Outcome:
+        """The evaluated plans ranked by eq. 1 over them, with the reasons.
+
+        Args:
+            why: plan -> why it could not be evaluated (a failed compression);
+                without it, a plan told None is one the table lacks.
+        """
         evaluated = [c for _, c in self.history if c is not None]
         complete = [c for c in evaluated if c.complete]
         scale = Scale.of(complete)
         scores = [score(c, self.budgets, scale) for c in complete]
         lacking = [plan for plan, c in self.history if c is None]
-        reasons = missing_plans(lacking, "tpe") + missing_figures(evaluated)
+        if why is None:
+            reasons = missing_plans(lacking, "tpe")
+        else:
+            reasons = unevaluated({p: why.get(p, "no figures") for p in lacking})
+        reasons += missing_figures(evaluated)
         if self.pending:
             reasons.append(
                 f"{len(self.pending)} plan(s) still being evaluated: {plan_list(self.pending)}."

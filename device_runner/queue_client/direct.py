@@ -108,6 +108,7 @@ class DirectQueueClient:
         except actions.LeaseLost:
             return False
         progress.broadcast(job.id, job.device.id, {"progress": 1.0, "stage": "done"})
+        actions.advance_searches(job.id)  # a search waiting on this job asks for its next plan
         return True
 
     def fail(
@@ -119,6 +120,8 @@ class DirectQueueClient:
         if status and device_offline:
             Device.objects.filter(pk=job.device.id).update(online=False)
         progress.broadcast(job.id, job.device.id, {"stage": status or "lost", "error": error})
+        if status == Job.Status.FAILED:
+            actions.advance_searches(job.id)  # the search records why and moves on
         return status
 
     def release(self, job: JobTicket, reason: str) -> bool:

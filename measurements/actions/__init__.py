@@ -37,8 +37,18 @@ from measurements.actions.registration import (
     train_and_register_baseline,
 )
 from measurements.actions.results import LeaseLost, store_result
+from measurements.actions.searching import (
+    advance_search,
+    advance_searches,
+    start_search,
+    stop_search,
+)
 
 __all__ = [
+    "advance_search",
+    "advance_searches",
+    "start_search",
+    "stop_search",
     "ACCURACY_METHOD",
     "LOADER_BY_SOURCE",
     "ArtifactBusy",

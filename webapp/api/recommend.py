@@ -10,6 +10,11 @@ such as ``min_accuracy=95`` would otherwise be ignored silently). It always
 needs a signed-in user, even in a public lab: it runs the selector. The
 selector (and with the DQN, Keras) is imported when a request arrives, never
 at start-up.
+
+With ``evaluations`` (N) a POST starts a search that measures as it goes
+instead (``webapp.api.searches``): 201 with its progress, at most N plans
+compressed and measured through the job queue; ``allow_predicted`` and
+``techniques`` (codes) shape it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from measurements.models import Device, DNNModel
+from webapp.api import searches
 from webapp.api.permissions import SIGNED_IN
+from webapp.api.searches import SEARCH_INPUTS
 
-STRATEGIES = ("exhaustive", "greedy", "dqn")
+STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe")
 # field -> (default, lowest, highest)
 INTEGERS = {"threads": (1, 1, 256), "top": (5, 1, 100), "seed": (0, 0, 2**31 - 1)}
 # Ids longer than this cannot be database keys (and would overflow SQLite's integers).
@@ -54,7 +61,7 @@ PARAMETERS = [
 
 
 # DRF's own ?format=json is not an input of the selector but is allowed.
-KNOWN = frozenset({*(p.name for p in PARAMETERS), "format"})
+KNOWN = frozenset({*(p.name for p in PARAMETERS), "format", *SEARCH_INPUTS})
 
 
 def unknown_inputs(data: Mapping[str, Any]) -> dict[str, str]:
@@ -123,6 +130,9 @@ class RecommendView(APIView):
         description=__doc__,
     )
     def get(self, request: Request) -> Response:
+        if "evaluations" in request.query_params:
+            body = {"evaluations": "A search queues jobs: start it with a POST."}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return self._answer(request.query_params)
 
     @extend_schema(
@@ -130,9 +140,9 @@ class RecommendView(APIView):
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(OpenApiTypes.OBJECT)},
     )
     def post(self, request: Request) -> Response:
-        return self._answer(request.data)
+        return self._answer(request.data, request)
 
-    def _answer(self, data: Mapping[str, Any]) -> Response:
+    def _answer(self, data: Mapping[str, Any], request: Request | None = None) -> Response:
         from measurements.recommend import finite_json, recommend_for
 
         if not isinstance(data, Mapping):
@@ -141,6 +151,8 @@ class RecommendView(APIView):
         values, errors = parse_request(data)
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        if request is not None and "evaluations" in data:
+            return searches.start(request, values, data)
         answer = recommend_for(
             values["model"], values["device"], values["budgets"], values["strategy"],
             values["threads"], values["top"], values["seed"],
@@ -150,4 +162,4 @@ class RecommendView(APIView):
 
 recommend = RecommendView.as_view()
 # Included by webapp/urls.py at api/recommend (before the api/ include).
-urlpatterns = [path("", recommend, name="api-recommend")]
+urlpatterns = [path("", recommend, name="api-recommend"), *searches.urlpatterns]

@@ -7,9 +7,11 @@ from typing import Any
 from django import forms
 
 from measurements.models import Device, DNNModel
+from measurements.search import MAX_EVALUATIONS
 
 STRATEGY_CHOICES = [
     ("exhaustive", "Exhaustive: every candidate"),
+    ("tpe", "TPE: Bayesian optimisation over the candidates (optuna)"),
     ("greedy", "Greedy: layer by layer (eq. 6)"),
     ("dqn", "DRL: dueling DQN (seed 004 section 4)"),
 ]
@@ -61,6 +63,31 @@ class RecommendForm(forms.Form):
                 self.add_error(field, message)
         data["budgets"] = budgets
         return data
+
+
+class SearchOptionsForm(forms.Form):
+    """A search that measures as it goes: N and its options (beside ``RecommendForm``)."""
+
+    evaluations = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_EVALUATIONS,
+        initial=20,
+        label="Compress and measure at most (plans)",
+        help_text="N: the search's evaluation budget",
+    )
+    allow_predicted = forms.BooleanField(
+        required=False,
+        label="Use predicted figures where a plan is compressed but not measured",
+        help_text="they are labelled predicted",
+    )
+    techniques = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Codes to search over, comma-separated; empty = every applicable one",
+    )
+
+    def clean_techniques(self) -> list[str]:
+        return [c.strip() for c in self.cleaned_data.get("techniques", "").split(",") if c.strip()]
 
 
 class QueueForm(forms.Form):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from measurements import actions
-from webapp.dashboard.recommend.forms import QueueForm, RecommendForm
+from webapp.dashboard.recommend.forms import QueueForm, RecommendForm, SearchOptionsForm
 
 UNITS = {"accuracy_pct": "%", "latency_ms": "ms", "energy_mj": "mJ", "storage_mb": "MB"}
 BUDGET_LABELS = {
@@ -44,8 +44,29 @@ def recommend(request: HttpRequest) -> HttpResponse:
             )
         )
         _annotate(answer)
-    context = {"form": form, "answer": answer, "title": "Recommend"}
-    return render(request, "dashboard/recommend/recommend.html", context)
+    return render_page(request, form, SearchOptionsForm(), answer)
+
+
+def render_page(
+    request: HttpRequest,
+    form: RecommendForm,
+    search_form: SearchOptionsForm,
+    answer: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    from measurements.search import Search
+
+    searches = Search.objects.select_related("model", "device")
+    if not request.user.is_staff:
+        searches = searches.filter(owner=request.user)
+    context = {
+        "form": form,
+        "search_form": search_form,
+        "answer": answer,
+        "searches": searches[:10],
+        "title": "Recommend",
+    }
+    return render(request, "dashboard/recommend/recommend.html", context, status=status)
 
 
 def _annotate(answer: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0006_runner_tokens'),
+        ('measurements', '0007_technique_acts_on'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

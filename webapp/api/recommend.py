@@ -162,4 +162,4 @@ class RecommendView(APIView):
 
 recommend = RecommendView.as_view()
 # Included by webapp/urls.py at api/recommend (before the api/ include).
-urlpatterns = [path("", recommend, name="api-recommend"), *searches.urlpatterns]
+urlpatterns = [path("", recommend, name="api-recommend")]

@@ -101,9 +101,9 @@ class SearchStopView(SearchesMixin, APIView):
         return Response(finite_json(search.to_dict()))
 
 
-# Included under api/recommend by webapp.api.recommend.
+# Included under api/recommend/searches/ by webapp.urls.
 urlpatterns = [
-    path("/searches/", SearchListView.as_view(), name="api-searches"),
-    path("/searches/<int:pk>/", SearchDetailView.as_view(), name="api-search"),
-    path("/searches/<int:pk>/stop/", SearchStopView.as_view(), name="api-search-stop"),
+    path("", SearchListView.as_view(), name="api-searches"),
+    path("<int:pk>/", SearchDetailView.as_view(), name="api-search"),
+    path("<int:pk>/stop/", SearchStopView.as_view(), name="api-search-stop"),
 ]

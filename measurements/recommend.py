@@ -28,8 +28,6 @@ from measurements.provenance import (
 
 BYTES_PER_MB = 1e6
 MIN_REPORT_ROWS = 5
-NUMBER_FIELDS = ("min_accuracy_pct", "max_energy_mj", "latency_ms", "storage_mb", "cache_mb")
-WEIGHT_FIELDS = ("mu1", "mu2", "mu3", "mu4")
 
 
 def parse_budgets(data: Mapping[str, Any], device: Device | None) -> tuple[Any, dict[str, str]]:
@@ -40,10 +38,11 @@ def parse_budgets(data: Mapping[str, Any], device: Device | None) -> tuple[Any, 
     The cache budget defaults to the device's cache size.
     """
     from compression.selection import Budgets, budget_errors, device_weights
+    from compression.selection.budgets import LIMIT_FIELDS, WEIGHT_FIELDS
 
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name in (*NUMBER_FIELDS, *WEIGHT_FIELDS):
+    for name in (*LIMIT_FIELDS, *WEIGHT_FIELDS):
         raw = data.get(name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue

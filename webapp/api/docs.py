@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import reverse
@@ -28,7 +29,8 @@ code { font-size: .95em; }
 <h1>{{ title }} <small>{{ version }}</small></h1>
 <p>{{ description }}</p>
 <p>The machine-readable schema: <a href="{{ schema_url }}">OpenAPI 3 (YAML)</a>,
-<a href="{{ schema_url }}?format=json">JSON</a>. Reading is open; writing needs a token
+<a href="{{ schema_url }}?format=json">JSON</a>. {% if public_read %}Reading is open in this lab;
+writing needs{% else %}Reading and writing need{% endif %} a token
 (<code>Authorization: Token &lt;key&gt;</code>) or a signed-in session; deleting needs staff.</p>
 <table>
 <thead><tr><th>Method</th><th>Path</th><th>What it does</th></tr></thead>
@@ -71,5 +73,6 @@ def docs(request: HttpRequest) -> HttpResponse:
         "description": info.get("description", ""),
         "schema_url": reverse("api:schema"),
         "operations": operations(schema),
+        "public_read": settings.PUBLIC_READ,
     }
     return HttpResponse(engines["django"].from_string(PAGE).render(context))

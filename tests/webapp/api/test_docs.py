@@ -41,3 +41,14 @@ def test_it_serves_a_reference_page_that_needs_nothing_from_the_network(client, 
 def test_it_lists_the_api_root(reader):
     response = reader.get("/api/")
     assert response.status_code == 200 and "results" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("public", "says"),
+    [(False, "Reading and writing need a token"), (True, "Reading is open in this lab")],
+)
+def test_it_says_who_may_read_as_this_lab_is_set(client, user, settings, public, says):
+    settings.PUBLIC_READ = public
+    client.force_login(user)
+    body = " ".join(client.get("/api/reference/").content.decode().split())
+    assert says in body

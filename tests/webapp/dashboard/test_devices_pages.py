@@ -139,3 +139,13 @@ def test_it_reports_an_unreachable_remote_device_plainly(
 def test_it_only_tests_a_connection_on_post(logged_in):
     device = make_device()
     assert logged_in.get(f"/devices/{device.pk}/test/").status_code == 405
+
+
+def test_it_says_an_external_device_has_no_connection_to_test(logged_in):
+    device = make_device(name="paper-tx2", kind="external", online=False)
+    response = logged_in.post(f"/devices/{device.pk}/test/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "has no driver and never runs jobs" in body and "No driver for kind" not in body
+    device.refresh_from_db()
+    assert device.online is False and device.last_seen is None

@@ -34,13 +34,22 @@ class ConnectionTest:
 def check_connection(device: Device) -> ConnectionTest:
     """Run the driver's health check and record the device's online state.
 
-    A kind with no driver on this server (ssh and adb until their drivers
-    land) or a driver that fails is reported in the messages, not raised;
-    the device's online flag is left alone when it could not be asked.
+    A device that runs no jobs (an external, imported-only device), a kind with
+    no driver on this server or a driver that fails is reported in the messages,
+    not raised; the device's online flag is left alone when it could not be asked.
     """
     from device_runner.devices import driver_for
     from device_runner.drivers import DriverError, driver_kinds
 
+    if not device.runs_jobs:
+        return ConnectionTest(
+            ok=False,
+            reachable=None,
+            messages=[
+                f"'{device.name}' is {device.kind_info.label}: it has no driver and never runs "
+                "jobs, so there is no connection to test. Its figures come from imports."
+            ],
+        )
     kinds = driver_kinds()
     if device.kind not in kinds:
         return ConnectionTest(

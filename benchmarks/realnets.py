@@ -60,6 +60,10 @@ NETWORKS = (
 SPEEDUP_NETWORKS = ("ResNet50", "MobileNetV2:1.0")
 KIB = 1024
 ERROR_WIDTH = 120
+COLUMNS = (
+    "net", "plan", "outcome", "params", "MACs", "tflite KiB", "ms", "±ms", "accuracy",
+    "seconds", "why",
+)  # fmt: skip
 PROTOCOL = ProtocolConfig(warmup_runs=5, min_runs=20, max_runs=5000, max_seconds=5.0)
 
 
@@ -104,11 +108,10 @@ def technique_row(
     net: str, model: Any, code: str, data: Dataset, work: Path, budget: FineTune, threads: int
 ) -> dict[str, Any]:
     """Compress ``model`` with one technique at its defaults and summarise it."""
-    text = Plan((PlanStep(code),)).canonical() if code != "baseline" else "baseline"
-    row: dict[str, Any] = {"net": net, "plan": text}
+    row: dict[str, Any] = {"net": net, "plan": _plan_text(code)}
     started = time.perf_counter()
     try:
-        output = compress(model, text, data, work, fine_tune=budget)
+        output = compress(model, row["plan"], data, work, fine_tune=budget)
     except NotApplicableError as refusal:
         return {**row, "outcome": "refused", "why": _one_line(refusal)}
     except Exception as error:  # a benchmark reports every failure and goes on
@@ -133,21 +136,69 @@ def _one_line(error: Exception) -> str:
     return str(error).replace("\n", " ")[:ERROR_WIDTH]
 
 
-def sweep_network(spec: str, args: argparse.Namespace, data: Dataset, work: Path) -> list[dict]:
-    """Train one baseline and measure every technique on it."""
+def sweep_network(
+    spec: str, args: argparse.Namespace, data: Dataset, work: Path, done: set[tuple[str, str]]
+) -> list[dict]:
+    """Train (or reload) one baseline and measure every technique on it not yet ``done``.
+
+    Each row is appended to ``args.out`` as soon as it is measured, so a sweep that
+    is stopped keeps what it measured; ``--resume`` skips the rows already there and
+    reloads the baseline saved beside the CSV, so every row compares to one model.
+    """
     name, options = parse_network(spec)
+    codes = ["baseline", *(args.techniques or [cls.code for cls in all_techniques()])]
+    texts = {code: _plan_text(code) for code in codes}
+    todo = [code for code in codes if (spec, texts[code]) not in done]
+    if not todo:
+        return []
+    model = _baseline(spec, name, options, args, data)
+    budget = FineTune(epochs=args.fine_tune_epochs, batch_size=32, seed=0)
+    rows = []
+    for code in todo:
+        rows.append(technique_row(spec, model, code, data, work, budget, args.threads))
+        row = rows[-1]
+        status = row["why"] or f"accuracy {row['accuracy']:.3f}, {row['ms']:.3f} ms"
+        print(f"#   {row['plan']}: {row['outcome']} {status}", file=sys.stderr, flush=True)
+        if args.out:
+            _append_row(args.out, row)
+    return rows
+
+
+def _plan_text(code: str) -> str:
+    return Plan((PlanStep(code),)).canonical() if code != "baseline" else "baseline"
+
+
+def _baseline(
+    spec: str, name: str, options: dict[str, Any], args: argparse.Namespace, data: Dataset
+) -> Any:
+    """The trained baseline, saved beside ``--out`` so a resumed sweep reuses it."""
+    import keras
+
+    saved = (
+        args.out.with_name(f"{args.out.stem}-{spec.replace(':', '_')}.keras") if args.out else None
+    )
+    if saved is not None and saved.exists():
+        print(f"# {spec}: baseline reloaded from {saved}", file=sys.stderr)
+        return keras.models.load_model(saved, compile=False)
     started = time.perf_counter()
     model = train_baseline(name, data, epochs=args.epochs, seed=0, **options)
     print(f"# {spec}: baseline trained in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    budget = FineTune(epochs=args.fine_tune_epochs, batch_size=32, seed=0)
-    codes = ["baseline", *(args.techniques or [cls.code for cls in all_techniques()])]
-    rows = []
-    for code in codes:
-        rows.append(technique_row(spec, model, code, data, work, budget, args.threads))
-        done = rows[-1]
-        status = done["why"] or f"accuracy {done['accuracy']:.3f}, {done['ms']:.3f} ms"
-        print(f"#   {done['plan']}: {done['outcome']} {status}", file=sys.stderr, flush=True)
-    return rows
+    if saved is not None:
+        model.save(saved)
+    return model
+
+
+def _append_row(out: Path, row: dict[str, Any]) -> None:
+    """One row onto the CSV, the header first when the file is new (columns fixed)."""
+    frame = pd.DataFrame([row]).reindex(columns=COLUMNS)
+    frame.to_csv(out, mode="a", header=not out.exists(), index=False)
+
+
+def _done_rows(out: Path | None) -> tuple[set[tuple[str, str]], list[dict[str, Any]]]:
+    if out is None or not out.exists():
+        return set(), []
+    rows = pd.read_csv(out).to_dict("records")
+    return {(r["net"], r["plan"]) for r in rows}, rows
 
 
 def speedup_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -192,22 +243,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-train", type=int, default=None, help="train on the first N")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--speedup", action="store_true", help="Ps(0.5) vs baseline latency")
-    parser.add_argument("--out", type=Path, default=None, help="CSV file for the table")
+    parser.add_argument("--out", type=Path, default=None, help="CSV file, one row as each lands")
+    parser.add_argument("--resume", action="store_true", help="skip the rows --out holds")
     args = parser.parse_args(argv)
     if args.speedup:
         frame = pd.DataFrame(speedup_rows(args))
     else:
+        if args.out and args.out.exists() and not args.resume:
+            parser.error(f"{args.out} exists: pass --resume to add to it, or remove it")
+        done, rows = _done_rows(args.out)
         data = rgb_digits(args.side, args.max_train)
         with tempfile.TemporaryDirectory(prefix="compresso-realnets-") as scratch:
-            rows = [
-                r
-                for spec in args.nets or NETWORKS
-                for r in sweep_network(spec, args, data, Path(scratch))
-            ]
-        frame = pd.DataFrame(rows)
+            for spec in args.nets or NETWORKS:
+                rows += sweep_network(spec, args, data, Path(scratch), done)
+        frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
     with pd.option_context("display.width", 300, "display.max_colwidth", ERROR_WIDTH):
         print(frame.round(3).to_string(index=False))
-    if args.out:
+    if args.out and args.speedup:
         frame.to_csv(args.out, index=False)
     return 0
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
+from compression.selection.compose import ComposeConfig, compose
 from compression.selection.evaluator import TableEvaluator
 from compression.selection.exhaustive import exhaustive
 from compression.selection.greedy import greedy
@@ -15,7 +16,7 @@ from compression.selection.outcome import Outcome, binding_budget, closest
 from compression.selection.space import Space
 from compression.selection.tpe import TPEConfig, tpe
 
-STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe")
+STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe", "compose")
 
 
 def run_strategy(
@@ -46,6 +47,8 @@ def run_strategy(
         return greedy(candidates, budgets, space)
     if strategy == "tpe":
         return tpe(TableEvaluator(candidates), budgets, space, TPEConfig(seed=seed))
+    if strategy == "compose":
+        return compose(TableEvaluator(candidates), budgets, space, ComposeConfig(seed=seed))
     from compression.selection.dqn import DQNConfig, dqn  # Keras: only when asked
 
     return dqn(candidates, budgets, space, DQNConfig(seed=seed))

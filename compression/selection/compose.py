@@ -91,16 +91,19 @@ class ComposeSearch:
     """The ask/tell loop: the start (the baseline), then constrained expected improvement.
 
     Args:
-        space: the slots; its singles and pairs are the default plans.
+        space: the slots; its singles and pairs are the default plans (None: give plans).
         budgets: limits (feasibility) and weights (eq. 1).
         plans: the plans that may be asked for; default the space's singles and pairs.
         config: evaluation budget and stopping tolerance.
         history: (plan, candidate or None) already told, to resume a search.
+
+    Raises:
+        ValueError: neither a space nor plans, or no plan at all.
     """
 
     def __init__(
         self,
-        space: Space,
+        space: Space | None,
         budgets: Budgets,
         plans: Sequence[str] | None = None,
         config: ComposeConfig | None = None,
@@ -108,6 +111,8 @@ class ComposeSearch:
     ) -> None:
         self.space, self.budgets = space, budgets
         self.config = config or ComposeConfig()
+        if plans is None and space is None:
+            raise ValueError("The search needs a space or its plans. Received: neither")
         self.plans = list(dict.fromkeys(plans if plans is not None else space.singles_and_pairs()))
         if not self.plans:
             raise ValueError("The search needs at least one plan. Received: plans=[]")
@@ -206,9 +211,13 @@ class ComposeSearch:
         asked = self._asked()
         plan = next((p for p in self.start if p not in asked), None)
         if plan is None and not any(c is not None for _, c in self.history):
-            # Nothing learnt yet (the table lacks the start): the simplest plan left.
+            # Nothing learnt yet (the table lacks the start): the simplest plan left, but
+            # past a size the table already lacked (an imported table may hold only pairs).
+            lacking = {len(steps_of(p)) for p, _ in self.history}
             free = [p for p in self.plans if p not in asked]
-            plan = min(free, key=lambda p: len(steps_of(p)), default=None)
+            plan = min(
+                free, key=lambda p: (len(steps_of(p)) in lacking, len(steps_of(p))), default=None
+            )
         elif plan is None:
             gains = self._gains([p for p in self.plans if p not in asked])
             best = max(gains.values(), default=0.0)
@@ -246,8 +255,8 @@ class ComposeSearch:
     def _unlikely_to_fit(self) -> list[str]:
         """Why the plans not evaluated were left: their best predicted chance to fit."""
         free = [p for p in self.plans if p not in self._asked()]
-        if not free:
-            return []
+        if not free or all(c is None for _, c in self.history):
+            return []  # nothing learnt: no prediction worth a sentence
         chances = {p: fit_chance(self.model.predict(p), self.budgets) for p in free}
         likeliest = max(chances, key=chances.__getitem__)
         return [
@@ -307,7 +316,7 @@ def _improvement(
 def compose(
     evaluator: Evaluator,
     budgets: Budgets,
-    space: Space,
+    space: Space | None,
     config: ComposeConfig | None = None,
     plans: Sequence[str] | None = None,
 ) -> Outcome:
@@ -316,7 +325,7 @@ def compose(
     Args:
         evaluator: answers a plan's candidate or None (a table, later the job queue).
         budgets: limits and weights (eq. 1).
-        space: the slots.
+        space: the slots (None when ``plans`` are given).
         config: evaluation budget and stopping tolerance.
         plans: the plans that may be asked for; default the space's singles and pairs.
 

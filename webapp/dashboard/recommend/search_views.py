@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from compression.selection import SEARCH_STRATEGIES
 from measurements import actions
 from measurements.search import Search
 from webapp.dashboard.recommend.forms import RecommendForm, SearchOptionsForm
@@ -30,11 +31,18 @@ def start(request: HttpRequest) -> HttpResponse:
     if not (form.is_valid() & options.is_valid()):  # both, so every error shows
         return render_page(request, form, options, status=400)
     data, extra = form.cleaned_data, options.cleaned_data
+    if data["strategy"] not in SEARCH_STRATEGIES:
+        form.add_error(
+            "strategy",
+            f"A search that measures as it goes runs {' or '.join(SEARCH_STRATEGIES)}. "
+            f"Received: strategy={data['strategy']!r}",
+        )
+        return render_page(request, form, options, status=400)
     try:
         search = actions.start_search(
             request.user, data["model"], data["device"], data["budgets"],
             extra["evaluations"], data["threads"], extra["techniques"],
-            allow_predicted=extra["allow_predicted"],
+            allow_predicted=extra["allow_predicted"], strategy=data["strategy"],
         )  # fmt: skip
     except ValueError as error:
         options.add_error(None, str(error))

@@ -51,8 +51,12 @@ class ComposeConfig:
 
     Attributes:
         seed: kept for the strategies' common signature; the search is deterministic.
-        max_evaluations: plans to ask for at most; None = ``share`` of the plans.
+        max_evaluations: plans to ask for at most; None = ``share`` of the plans, but
+            at least ``min_evaluations``.
         share: the default evaluation budget as a share of the plans, 0..1.
+        min_evaluations: the default budget's floor: on a small table a quarter of
+            the plans is too few to learn the techniques' effects (it is below a
+            quarter of any table of 40 plans or more).
         tolerance: stop when no plan's expected improvement of eq. 1 reaches this.
         start: "baseline" (the baseline first, then the expected improvement picks
             singles or pairs) or "singles" (the baseline and every technique alone first).
@@ -61,6 +65,7 @@ class ComposeConfig:
     seed: int = 0
     max_evaluations: int | None = None
     share: float = 0.25
+    min_evaluations: int = 10
     tolerance: float = 1e-4
     start: str = "baseline"
 
@@ -83,7 +88,7 @@ class ComposeConfig:
 
     def budget(self, plans: int) -> int:
         """The evaluation budget for ``plans`` plans."""
-        wanted = self.max_evaluations or math.ceil(self.share * plans)
+        wanted = self.max_evaluations or max(math.ceil(self.share * plans), self.min_evaluations)
         return max(1, min(wanted, plans))
 
 

@@ -24,7 +24,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compression.selection import SEARCH_STRATEGIES
 from measurements import actions
 from measurements.search import Search
 from webapp.api.permissions import SIGNED_IN
@@ -34,6 +33,7 @@ SEARCH_INPUTS = frozenset({"evaluations", "allow_predicted", "techniques"})
 
 def start(request: Request, values: dict[str, Any], data: Mapping[str, Any]) -> Response:
     """Start a search from parsed recommend inputs; 400 naming each bad field."""
+    from compression.selection import SEARCH_STRATEGIES
     from measurements.recommend import finite_json, parse_search_options
 
     options, errors = parse_search_options(data)

@@ -179,4 +179,5 @@ def test_its_settings_and_plans_are_checked():
         search.tell("W9", None)
     with pytest.raises(ValueError, match="Received: strategy='greedy'"):
         search_for("greedy", SPACE, Budgets(), ["baseline"])
-    assert search.budget == math.ceil(0.25 * 18)
+    assert search.budget == 10  # a quarter of 18 plans is too few: the floor
+    assert ComposeSearch(WIDE_SPACE, Budgets()).budget == math.ceil(0.25 * 112)

@@ -14,7 +14,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from compression.selection import SEARCH_STRATEGIES
 from measurements import actions
 from measurements.search import Search
 from webapp.dashboard.recommend.forms import RecommendForm, SearchOptionsForm
@@ -30,6 +29,8 @@ def start(request: HttpRequest) -> HttpResponse:
     form, options = RecommendForm(request.POST), SearchOptionsForm(request.POST)
     if not (form.is_valid() & options.is_valid()):  # both, so every error shows
         return render_page(request, form, options, status=400)
+    from compression.selection import SEARCH_STRATEGIES
+
     data, extra = form.cleaned_data, options.cleaned_data
     if data["strategy"] not in SEARCH_STRATEGIES:
         form.add_error(

@@ -361,7 +361,7 @@ def recommend_for(
     model: DNNModel,
     device: Device,
     budgets: Any,
-    strategy: str = "exhaustive",
+    strategy: str = "compose",
     threads: int = 1,
     top: int = 5,
     seed: int = 0,
@@ -372,7 +372,8 @@ def recommend_for(
         model: the base model.
         device: where it will run.
         budgets: a ``compression.selection.Budgets``.
-        strategy: "exhaustive", "greedy", "dqn" or "tpe".
+        strategy: "compose" (the default, ``DEFAULT_STRATEGY``), "exhaustive", "greedy",
+            "dqn" or "tpe".
         threads: the thread count measured results are taken at and predictions made for.
         top: plans per list.
         seed: the DQN's seed.

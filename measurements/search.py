@@ -38,7 +38,9 @@ class Search(models.Model):
     device = models.ForeignKey("measurements.Device", on_delete=models.CASCADE)
     num_threads = models.PositiveSmallIntegerField(default=1)
     budgets = models.JSONField(help_text="Budgets.to_dict(): limits and weights mu1..mu4.")
-    strategy = models.CharField(max_length=16, default="tpe")
+    strategy = models.CharField(
+        max_length=16, default="compose", help_text="compose (the default) or tpe."
+    )
     seed = models.PositiveIntegerField(default=0)
     max_evaluations = models.PositiveIntegerField(help_text="N: plans evaluated at most.")
     allow_predicted = models.BooleanField(

@@ -5,10 +5,19 @@ The DQN imports Keras only when the "dqn" strategy runs.
 
 from compression.selection.budgets import BudgetError, Budgets, budget_errors, device_weights
 from compression.selection.candidates import Candidate
-from compression.selection.recommend import STRATEGIES, recommend, run_strategy
+from compression.selection.recommend import (
+    DEFAULT_STRATEGY,
+    SEARCH_STRATEGIES,
+    STRATEGIES,
+    recommend,
+    run_strategy,
+    search_for,
+)
 from compression.selection.space import Slot, Space
 
 __all__ = [
+    "DEFAULT_STRATEGY",
+    "SEARCH_STRATEGIES",
     "STRATEGIES",
     "BudgetError",
     "Budgets",
@@ -19,4 +28,5 @@ __all__ = [
     "device_weights",
     "recommend",
     "run_strategy",
+    "search_for",
 ]

@@ -16,7 +16,7 @@ class Outcome:
     """A strategy's answer.
 
     Attributes:
-        strategy: "exhaustive", "greedy", "dqn" or "tpe".
+        strategy: "exhaustive", "greedy", "dqn", "tpe" or "compose".
         chosen: the strategy's pick (always feasible), None when nothing fits.
         ranked: the feasible plans it evaluated, best eq. 1 score first.
         evaluations: distinct candidates it looked at.

@@ -1,10 +1,10 @@
 """Search that measures as it goes: start a search, advance it one step, stop it.
 
-The strategy (optuna's TPE, ``compression.selection.tpe``) asks for a plan's
-figures. A plan with a result on the device (measured, or imported) is read;
-otherwise, when the user allows predictions and the plan's compressed
-artifact has a predicted latency, those figures are used and say
-``predicted``; otherwise the plan is queued (``queue_jobs``: compression and
+The strategy (compose by default, ``compression.selection.compose``, or
+optuna's TPE) asks for a plan's figures. A plan with a result on the device
+(measured, or imported) is read; otherwise, when the user allows predictions
+and the plan's compressed artifact has a predicted latency, those figures
+are used and say ``predicted``; otherwise the plan is queued (``queue_jobs``: compression and
 measurement through the normal job queue) and the search waits. Each call of
 ``advance_search`` settles the jobs that finished, tells the strategy their
 figures and asks for the next plan, so it may be called as often as anyone
@@ -46,6 +46,7 @@ def start_search(
     techniques: Sequence[str] = (),
     seed: int = 0,
     allow_predicted: bool = False,
+    strategy: str | None = None,
 ) -> Search:
     """Create a search and take its first step (read or queue the first plan).
 
@@ -59,11 +60,21 @@ def start_search(
         techniques: codes to search over; empty = every applicable one.
         seed: the strategy's seed.
         allow_predicted: use predicted figures (labelled) rather than queue a plan.
+        strategy: one of ``SEARCH_STRATEGIES``; None = the default (compose).
 
     Raises:
-        ValueError: N or threads out of range, an external device, a reference
-            model, or techniques that cannot compress the model.
+        ValueError: N or threads out of range, a strategy that cannot measure as
+            it goes, an external device, a reference model, or techniques that
+            cannot compress the model.
     """
+    from compression.selection import DEFAULT_STRATEGY, SEARCH_STRATEGIES
+
+    strategy = strategy or DEFAULT_STRATEGY
+    if strategy not in SEARCH_STRATEGIES:
+        raise ValueError(
+            f"A search that measures as it goes runs {' or '.join(SEARCH_STRATEGIES)}. "
+            f"Received: strategy={strategy!r}"
+        )
     if not 1 <= max_evaluations <= MAX_EVALUATIONS:
         raise ValueError(
             f"The evaluation budget must be from 1 to {MAX_EVALUATIONS}. "
@@ -80,6 +91,7 @@ def start_search(
         device=device,
         num_threads=threads,
         budgets=budgets.to_dict(),
+        strategy=strategy,
         seed=seed,
         max_evaluations=max_evaluations,
         allow_predicted=allow_predicted,
@@ -159,15 +171,14 @@ def stop_search(search: Search) -> Search:
 
 
 def _strategy(search: Search) -> Any:
-    """The TPE search rebuilt from the evaluations recorded so far."""
-    from compression.selection import Budgets
-    from compression.selection.tpe import TPEConfig, TPESearch
+    """The search's strategy (compose or TPE) rebuilt from the evaluations recorded so far."""
+    from compression.selection import Budgets, search_for
 
     told = [(e["plan"], _candidate(e)) for e in search.evaluations if e["state"] != PENDING]
-    config = TPEConfig(seed=search.seed, max_evaluations=search.max_evaluations)
-    strategy = TPESearch(
-        space_of(search.techniques), Budgets(**search.budgets), search.plans, config, told
-    )
+    strategy = search_for(
+        search.strategy, space_of(search.techniques), Budgets(**search.budgets), search.plans,
+        search.seed, search.max_evaluations, told,
+    )  # fmt: skip
     strategy.pending.extend(e["plan"] for e in search.pending)
     return strategy
 

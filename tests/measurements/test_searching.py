@@ -112,3 +112,23 @@ def test_it_refuses_a_device_that_never_runs_jobs(world):
     with pytest.raises(ValueError, match="External devices never run jobs"):
         actions.start_search(owner, model, phone, Budgets(), max_evaluations=3)
     assert not Search.objects.exists()
+
+
+@pytest.mark.parametrize("strategy", [None, "compose", "tpe"])
+def test_it_runs_compose_by_default_and_tpe_when_asked(world, strategy):
+    owner, model, device = world
+    search = actions.start_search(
+        owner, model, device, Budgets(), max_evaluations=3, strategy=strategy
+    )
+    assert Search.objects.get().strategy == (strategy or "compose")
+    assert search.evaluations[0]["plan"] == "baseline" or strategy == "tpe"
+    search = run_queue(search)
+    assert search.status == "done" and 1 <= search.spent <= 3
+    assert search.best_plan in {e["plan"] for e in search.evaluations}
+
+
+def test_it_refuses_a_strategy_that_cannot_measure_as_it_goes(world):
+    owner, model, device = world
+    with pytest.raises(ValueError, match="runs compose or tpe. Received: strategy='greedy'"):
+        actions.start_search(owner, model, device, Budgets(), max_evaluations=3, strategy="greedy")
+    assert not Search.objects.exists() and not Job.objects.exists()

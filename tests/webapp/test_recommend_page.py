@@ -93,3 +93,16 @@ def test_queueing_needs_a_login(db):
     response = Client().post("/recommend/queue/", data)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert not Job.objects.filter(artifact=world.artifacts["C2"]).exists()
+
+
+def test_its_strategy_defaults_to_compose_and_the_others_stay_selectable(client):
+    world = build_world()
+    page = client.get("/recommend/").content.decode()
+    assert '<option value="compose" selected>' in page
+    for strategy in ("exhaustive", "greedy", "dqn", "tpe"):
+        assert f'<option value="{strategy}">' in page
+    budgets = {"min_accuracy_pct": "92", "latency_ms": "3"}
+    answer = ask(client, world, strategy="compose", **budgets).context["answer"]
+    exhaustive = ask(client, world, strategy="exhaustive", **budgets).context["answer"]
+    assert answer["strategy"] == "compose"
+    assert answer["best"]["plan"] == exhaustive["best"]["plan"]

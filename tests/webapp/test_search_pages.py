@@ -16,7 +16,7 @@ def form(model, device, **fields) -> dict:
     return {
         "model": model.pk,
         "device": device.pk,
-        "strategy": "exhaustive",
+        "strategy": "compose",
         "threads": 1,
         "weights": "manual",
         "evaluations": 3,

@@ -1,7 +1,8 @@
 """/api/recommend: the selector's answer for a model on a device under budgets.
 
 GET with query parameters (or POST with the same fields as JSON): ``model``
-and ``device`` (id or name), ``strategy`` (exhaustive, greedy, dqn),
+and ``device`` (id or name), ``strategy`` (compose, the default, exhaustive,
+greedy, dqn, tpe),
 ``threads``, ``top``, ``seed``, the budgets ``min_accuracy_pct`` (%),
 ``max_energy_mj`` (mJ), ``latency_ms`` (ms), ``storage_mb`` (MB),
 ``cache_mb`` (MB), and ``weights=device`` or ``mu1``..``mu4``. Bad inputs are
@@ -14,7 +15,8 @@ at start-up.
 With ``evaluations`` (N) a POST starts a search that measures as it goes
 instead (``webapp.api.searches``): 201 with its progress, at most N plans
 compressed and measured through the job queue; ``allow_predicted`` and
-``techniques`` (codes) shape it.
+``techniques`` (codes) shape it; its ``strategy`` is compose (the default)
+or tpe.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ from webapp.api import searches
 from webapp.api.permissions import SIGNED_IN
 from webapp.api.searches import SEARCH_INPUTS
 
-STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe")
+# compression.selection's STRATEGIES and DEFAULT_STRATEGY (kept here so that loading the
+# URLs never imports the selector; a test checks they agree).
+STRATEGIES = ("compose", "exhaustive", "greedy", "dqn", "tpe")
+DEFAULT_STRATEGY = "compose"
 # field -> (default, lowest, highest)
 INTEGERS = {"threads": (1, 1, 256), "top": (5, 1, 100), "seed": (0, 0, 2**31 - 1)}
 # Ids longer than this cannot be database keys (and would overflow SQLite's integers).
@@ -43,7 +48,9 @@ MAX_ID_DIGITS = 18
 PARAMETERS = [
     OpenApiParameter("model", str, required=True, description="Model id or name."),
     OpenApiParameter("device", str, required=True, description="Device id or name."),
-    OpenApiParameter("strategy", str, enum=list(STRATEGIES)),
+    OpenApiParameter(
+        "strategy", str, enum=list(STRATEGIES), description=f"Default {DEFAULT_STRATEGY}."
+    ),
     OpenApiParameter("threads", int, description="Thread count (default 1)."),
     OpenApiParameter("top", int, description="Plans per list (default 5)."),
     OpenApiParameter("seed", int, description="The DQN's seed."),
@@ -98,7 +105,7 @@ def parse_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
         values[field] = _row(model, data.get(field))
         if values[field] is None:
             errors[field] = f"No such {field}. Received: {field}={data.get(field)!r}"
-    strategy = data.get("strategy") or "exhaustive"
+    strategy = data.get("strategy") or DEFAULT_STRATEGY
     if strategy not in STRATEGIES:
         errors["strategy"] = (
             f"Choose one of {', '.join(STRATEGIES)}. Received: strategy={strategy!r}"

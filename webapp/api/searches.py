@@ -33,13 +33,14 @@ SEARCH_INPUTS = frozenset({"evaluations", "allow_predicted", "techniques"})
 
 def start(request: Request, values: dict[str, Any], data: Mapping[str, Any]) -> Response:
     """Start a search from parsed recommend inputs; 400 naming each bad field."""
+    from compression.selection import SEARCH_STRATEGIES
     from measurements.recommend import finite_json, parse_search_options
 
     options, errors = parse_search_options(data)
-    if data.get("strategy") not in (None, "", "tpe"):
+    if values["strategy"] not in SEARCH_STRATEGIES:
         errors["strategy"] = (
-            f"A search that measures as it goes runs the tpe strategy. "
-            f"Received: strategy={data.get('strategy')!r}"
+            f"A search that measures as it goes runs {' or '.join(SEARCH_STRATEGIES)}. "
+            f"Received: strategy={values['strategy']!r}"
         )
     if errors:
         return Response(errors, status=status.HTTP_400_BAD_REQUEST)
@@ -47,7 +48,7 @@ def start(request: Request, values: dict[str, Any], data: Mapping[str, Any]) -> 
         search = actions.start_search(
             request.user, values["model"], values["device"], values["budgets"],
             options["evaluations"], values["threads"], options["techniques"],
-            values["seed"], options["allow_predicted"],
+            values["seed"], options["allow_predicted"], values["strategy"],
         )  # fmt: skip
     except ValueError as error:
         return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)

@@ -5,9 +5,11 @@ Example::
     manage.py recommend --model lenet-digits --device local --latency-ms 5 \
         --min-accuracy-pct 90 --weights device --strategy greedy
 
-With ``--evaluations N`` it starts a search that measures as it goes (TPE:
-plans without results are compressed and measured through the job queue, at
-most N); ``--wait`` then advances it and draws a progress bar until it is
+The strategy defaults to compose (the one benchmarks/selector_strategies.py
+finds the exhaustive optimum with at a quarter of the evaluations). With
+``--evaluations N`` it starts a search that measures as it goes (compose or
+tpe: plans without results are compressed and measured through the job
+queue, at most N); ``--wait`` then advances it and draws a progress bar until it is
 done (a runner, ``manage.py runjobs``, must be serving the device).
 """
 
@@ -29,7 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--model", required=True, help="DNN model name.")
         parser.add_argument("--device", required=True, help="Device name.")
-        parser.add_argument("--strategy", default="exhaustive", help="exhaustive, greedy, dqn.")
+        parser.add_argument(
+            "--strategy", default="compose", help="compose, exhaustive, greedy, dqn or tpe."
+        )
         parser.add_argument("--threads", type=int, default=1)
         parser.add_argument("--top", type=int, default=5)
         parser.add_argument("--seed", type=int, default=0)
@@ -88,7 +92,7 @@ class Command(BaseCommand):
         try:
             search = actions.start_search(
                 None, model, device, budgets, options["evaluations"], options["threads"],
-                codes, options["seed"], options["allow_predicted"],
+                codes, options["seed"], options["allow_predicted"], options["strategy"],
             )  # fmt: skip
         except ValueError as error:
             raise CommandError(str(error)) from error

@@ -42,12 +42,12 @@ WIDE_SPACE = Space(
 )
 
 
-def structured_table(seed: int, space: Space = WIDE_SPACE) -> list[Candidate]:
+def structured_table(seed: int, space: Space = WIDE_SPACE, noise: float = 0.03) -> list[Candidate]:
     """Singles and pairs whose figures compose: each option scales A, E, T and S.
 
     A real table has this structure (a pair costs roughly what its two
     techniques cost together), which a sample-efficient search can learn and
-    a random table lacks. Every figure gets a few percent of noise.
+    a random table lacks. Every figure gets ``noise`` (relative sd) of noise.
     """
     rng = np.random.default_rng(seed)
     effects = {
@@ -68,7 +68,7 @@ def structured_table(seed: int, space: Space = WIDE_SPACE) -> list[Candidate]:
             figures["accuracy_pct"] += effects[step]["accuracy_pct"]
             for name in ("energy_mj", "latency_ms", "storage_mb"):
                 figures[name] *= effects[step][name]
-        noisy = {k: v * float(rng.normal(1.0, 0.03)) for k, v in figures.items()}
+        noisy = {k: v * float(rng.normal(1.0, noise)) for k, v in figures.items()}
         table.append(
             Candidate(
                 plan=plan,

@@ -83,6 +83,19 @@ def test_it_names_an_unknown_model():
     assert set(response.json()) >= {"model", "device"}
 
 
+def test_it_runs_compose_unless_told_otherwise_and_knows_the_selectors_strategies():
+    from compression import selection
+    from webapp.api import recommend
+
+    assert set(recommend.STRATEGIES) == set(selection.STRATEGIES)
+    assert recommend.DEFAULT_STRATEGY == selection.DEFAULT_STRATEGY == "compose"
+    world = build_world()
+    query = {"model": world.model.pk, "device": world.device.pk, "min_accuracy_pct": "92"}
+    assert signed_in().get("/api/recommend", query).json()["strategy"] == "compose"
+    chosen = signed_in().get("/api/recommend", {**query, "strategy": "tpe"}).json()
+    assert chosen["strategy"] == "tpe" and chosen["best"] is not None
+
+
 def test_the_url_module_does_not_import_the_selector():
     import webapp.api.recommend
 

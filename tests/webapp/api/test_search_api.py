@@ -47,7 +47,7 @@ def test_it_starts_a_search_and_reports_evaluations_spent_and_the_best_so_far():
         ({"evaluations": 0}, "evaluations", "integer from 1 to 500"),
         ({"evaluations": "many"}, "evaluations", "integer from 1 to 500"),
         ({"evaluations": 3, "storage_mb": -1}, "storage_mb", "cannot be negative"),
-        ({"evaluations": 3, "strategy": "greedy"}, "strategy", "runs the tpe strategy"),
+        ({"evaluations": 3, "strategy": "greedy"}, "strategy", "runs compose or tpe"),
         ({"evaluations": 3, "allow_predicted": "maybe"}, "allow_predicted", "true or false"),
         ({"evaluations": 3, "techniques": ["KD"]}, "detail", "cannot be searched"),
     ],

@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
+from compression.selection import DEFAULT_STRATEGY
 from measurements.models import Device, DNNModel
 from measurements.search import MAX_EVALUATIONS
 
 STRATEGY_CHOICES = [
+    ("compose", "Compose: predict plans from their techniques, evaluate those that could win"),
     ("exhaustive", "Exhaustive: every candidate"),
     ("tpe", "TPE: Bayesian optimisation over the candidates (optuna)"),
     ("greedy", "Greedy: layer by layer (eq. 6)"),
@@ -36,7 +38,7 @@ class RecommendForm(forms.Form):
 
     model = forms.ModelChoiceField(queryset=DNNModel.objects.all())
     device = forms.ModelChoiceField(queryset=Device.objects.all())
-    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES, initial="exhaustive")
+    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES, initial=DEFAULT_STRATEGY)
     threads = forms.IntegerField(min_value=1, max_value=256, initial=1)
     weights = forms.ChoiceField(choices=WEIGHT_CHOICES, initial="device")
 

@@ -29,12 +29,21 @@ def start(request: HttpRequest) -> HttpResponse:
     form, options = RecommendForm(request.POST), SearchOptionsForm(request.POST)
     if not (form.is_valid() & options.is_valid()):  # both, so every error shows
         return render_page(request, form, options, status=400)
+    from compression.selection import SEARCH_STRATEGIES
+
     data, extra = form.cleaned_data, options.cleaned_data
+    if data["strategy"] not in SEARCH_STRATEGIES:
+        form.add_error(
+            "strategy",
+            f"A search that measures as it goes runs {' or '.join(SEARCH_STRATEGIES)}. "
+            f"Received: strategy={data['strategy']!r}",
+        )
+        return render_page(request, form, options, status=400)
     try:
         search = actions.start_search(
             request.user, data["model"], data["device"], data["budgets"],
             extra["evaluations"], data["threads"], extra["techniques"],
-            allow_predicted=extra["allow_predicted"],
+            allow_predicted=extra["allow_predicted"], strategy=data["strategy"],
         )  # fmt: skip
     except ValueError as error:
         options.add_error(None, str(error))

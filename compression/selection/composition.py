@@ -1,0 +1,147 @@
+"""Predict a combination's figures from its techniques': a Bayesian linear model per figure.
+
+A plan is a set of techniques, and their effects compose: the accuracy drops
+roughly add, and energy, latency and storage roughly multiply (a pair costs
+about what its two techniques cost together). So each figure is modelled as
+an intercept (the baseline) plus one effect per technique, on accuracy in
+points and on the logarithm of the others, and fitted by Bayesian linear
+regression on the plans evaluated so far. The posterior gives every other
+plan a predicted mean and a spread; a plan whose techniques were never
+evaluated gets the prior's wide spread.
+
+The noise (how far a plan strays from the sum of its parts: measurement noise
+plus the techniques' interaction) starts at a prior guess and is calibrated
+on the plans the data predicted well before they were evaluated: each such
+plan's squared error, divided by its predicted spread in units of the noise,
+estimates the noise's variance (shrunk towards the prior by a few
+pseudo-observations). The priors are deliberately wide for measured tables:
+2 accuracy points and 5 % on the other figures per plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from compression.selection.candidates import Candidate
+from compression.selection.space import BASELINE
+
+# Figure -> (on a log scale?, prior noise, prior spread of one technique's effect).
+# Accuracy in points; the others as log factors (0.05 = about 5 %, 1.0 = a factor e).
+FIGURES = {
+    "accuracy_pct": (False, 2.0, 10.0),
+    "energy_mj": (True, 0.05, 1.0),
+    "latency_ms": (True, 0.05, 1.0),
+    "storage_mb": (True, 0.05, 1.0),
+}
+PSEUDO_OBSERVATIONS = 3.0  # weight of the prior noise against the calibration errors
+INTERCEPT_RIDGE = 1e-8  # the baseline's level is left to the data
+# A prediction calibrates the noise only when the data pinned it down: its spread beyond
+# the noise is at most this many noise variances (a pair predicted from the baseline and
+# its two techniques alone has 3); a guess from the prior would only dilute the estimate.
+CALIBRATION_SPREAD = 8.0
+
+
+def steps_of(plan: str) -> tuple[str, ...]:
+    """A plan's techniques (none for the baseline)."""
+    return () if plan == BASELINE else tuple(plan.split(" + "))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A plan's predicted figures: mean and spread on the modelled scale.
+
+    Attributes:
+        mean: figure -> accuracy in points, or the log of the figure.
+        sd: figure -> the predictive standard deviation on the same scale.
+    """
+
+    mean: dict[str, float]
+    sd: dict[str, float]
+
+    def value(self, name: str) -> float:
+        """The predicted figure in its own unit (the median for log-modelled ones)."""
+        logged = FIGURES[name][0]
+        return math.exp(self.mean[name]) if logged else self.mean[name]
+
+
+class CompositionModel:
+    """Per-figure Bayesian linear models over technique indicators.
+
+    Args:
+        techniques: every technique a plan may use (the model's features).
+    """
+
+    def __init__(self, techniques: Sequence[str]) -> None:
+        self.techniques = list(dict.fromkeys(techniques))
+        self.column = {t: i + 1 for i, t in enumerate(self.techniques)}
+        self.noise = {name: prior for name, (_, prior, _) in FIGURES.items()}
+        self._errors: dict[str, list[float]] = {name: [] for name in FIGURES}
+        self._rows: dict[str, list[tuple[np.ndarray, float]]] = {name: [] for name in FIGURES}
+        self._fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def features(self, plan: str) -> np.ndarray:
+        """The intercept and one indicator per technique; unknown techniques are refused.
+
+        Raises:
+            ValueError: the plan uses a technique the model was not built with.
+        """
+        x = np.zeros(len(self.techniques) + 1)
+        x[0] = 1.0
+        for step in steps_of(plan):
+            if step not in self.column:
+                raise ValueError(
+                    f"The plan uses a technique outside the search's. Received: plan={plan!r}"
+                )
+            x[self.column[step]] = 1.0
+        return x
+
+    def add(self, candidate: Candidate) -> None:
+        """Learn from an evaluated plan, first scoring the prediction made for it."""
+        x = self.features(candidate.plan)
+        for name, (logged, _, _) in FIGURES.items():
+            value = getattr(candidate, name)
+            if value is None or (logged and value <= 0):
+                continue
+            y = math.log(value) if logged else float(value)
+            if self._rows[name]:
+                mean, unit_var = self._predict_one(name, x)
+                if unit_var <= CALIBRATION_SPREAD:
+                    self._errors[name].append((y - mean) ** 2 / (1.0 + unit_var))
+            self._rows[name].append((x, y))
+            self._refit(name)
+
+    def predict(self, plan: str) -> Prediction:
+        """The plan's predicted figures (wide spreads where nothing was learnt)."""
+        x = self.features(plan)
+        mean, sd = {}, {}
+        for name, (_, _, effect) in FIGURES.items():
+            if self._rows[name]:
+                m, unit_var = self._predict_one(name, x)
+                mean[name], sd[name] = m, self.noise[name] * math.sqrt(1.0 + unit_var)
+            else:
+                mean[name], sd[name] = 0.0, 1e6 * effect
+        return Prediction(mean, sd)
+
+    def _predict_one(self, name: str, x: np.ndarray) -> tuple[float, float]:
+        """Posterior mean and variance in units of the noise variance."""
+        weights, inverse = self._fits[name]
+        return float(x @ weights), float(x @ inverse @ x)
+
+    def _refit(self, name: str) -> None:
+        """Posterior over the effects: ridge regression with the prior's ratio of variances."""
+        _, prior_noise, effect = FIGURES[name]
+        errors = self._errors[name]
+        variance = (PSEUDO_OBSERVATIONS * prior_noise**2 + sum(errors)) / (
+            PSEUDO_OBSERVATIONS + len(errors)
+        )
+        self.noise[name] = math.sqrt(variance)
+        xs = np.array([x for x, _ in self._rows[name]])
+        ys = np.array([y for _, y in self._rows[name]])
+        ridge = np.full(xs.shape[1], (prior_noise / effect) ** 2)
+        ridge[0] = INTERCEPT_RIDGE
+        inverse = np.linalg.inv(xs.T @ xs + np.diag(ridge))
+        self._fits[name] = (inverse @ xs.T @ ys, inverse)

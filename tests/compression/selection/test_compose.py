@@ -1,0 +1,183 @@
+import math
+
+import numpy as np
+import pytest
+
+from compression.selection import Budgets, run_strategy, search_for
+from compression.selection.compose import ComposeConfig, ComposeSearch, compose
+from compression.selection.composition import CompositionModel
+from compression.selection.evaluator import TableEvaluator
+from compression.selection.objective import violations
+from tests.compression.selection.tables import SPACE, WIDE_SPACE, random_table, structured_table
+
+
+def settings(table, count, seed):
+    rng = np.random.default_rng(seed)
+    accuracy = sorted(c.accuracy_pct for c in table)
+    energy = sorted(c.energy_mj for c in table)
+    for _ in range(count):
+        mu1 = float(rng.uniform(0.1, 0.9))
+        yield Budgets(
+            min_accuracy_pct=float(rng.choice(accuracy[: len(accuracy) * 3 // 4])),
+            max_energy_mj=float(rng.choice(energy[len(energy) // 4 :])),
+            mu1=mu1,
+            mu2=1 - mu1,
+        )
+
+
+def margin(table, budgets):
+    """How far the exhaustive optimum's eq. 1 score leads the runner-up's."""
+    ranked = run_strategy("exhaustive", table, budgets).ranked
+    return ranked[0].total - ranked[1].total if len(ranked) > 1 else 1.0
+
+
+def optimum(table, budgets):
+    chosen = run_strategy("exhaustive", table, budgets).chosen
+    return chosen.candidate.plan if chosen else None
+
+
+def test_the_model_predicts_a_composed_pair_from_the_baseline_and_its_singles():
+    table = {c.plan: c for c in structured_table(0, SPACE, noise=0.0)}
+    model = CompositionModel(["C1", "C2", "L1", "W2", "W3", "Q-int8"])
+    for plan in ("baseline", "C1", "W3"):
+        model.add(table[plan])
+    predicted = model.predict("C1 + W3")
+    for name in ("accuracy_pct", "energy_mj", "latency_ms", "storage_mb"):
+        # Within the prior's shrinkage of each effect towards none (a few per mille each).
+        assert predicted.value(name) == pytest.approx(getattr(table["C1 + W3"], name), rel=2e-2)
+    # C2 was never evaluated: its pairs keep the prior's wide spread.
+    assert model.predict("C2 + W3").sd["accuracy_pct"] > 2 * predicted.sd["accuracy_pct"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_it_returns_the_exhaustive_optimum_of_composed_tables_with_a_quarter_of_the_plans(seed):
+    table = structured_table(seed, noise=0.0)  # 112 plans whose figures compose exactly
+    scores = {}
+    for budgets in settings(table, 10, seed):
+        evaluator = TableEvaluator(table)
+        outcome = compose(evaluator, budgets, WIDE_SPACE)
+        best = outcome.chosen.candidate.plan if outcome.chosen else None
+        assert outcome.evaluations == evaluator.evaluations <= 28
+        scores = {
+            s.candidate.plan: s.total for s in run_strategy("exhaustive", table, budgets).ranked
+        }
+        if margin(table, budgets) > 0.01:  # a clear optimum: it must find it
+            assert best == optimum(table, budgets)
+        else:  # a near tie hangs on eq. 1's ranges over plans it never saw
+            assert scores[best] >= max(scores.values()) - 0.01
+
+
+def test_it_returns_the_optimum_of_noisy_tables_far_more_often_than_tpe_did():
+    hits, spent = 0, []
+    for seed in range(6, 10):
+        table = structured_table(seed)  # 3 % noise on every figure
+        for budgets in settings(table, 5, seed):
+            outcome = run_strategy("compose", table, budgets)
+            hits += (outcome.chosen.candidate.plan if outcome.chosen else None) == optimum(
+                table, budgets
+            )
+            spent.append(outcome.evaluations)
+    assert hits >= 17  # of 20; TPE's share on such tables was 0.55-0.65
+    assert max(spent) <= 28
+
+
+@pytest.mark.parametrize("limit", [1, 4, 9])
+def test_it_never_spends_more_evaluations_than_its_budget(limit):
+    table = structured_table(1)
+    evaluator = TableEvaluator(table)
+    config = ComposeConfig(max_evaluations=limit)
+    outcome = compose(evaluator, Budgets(min_accuracy_pct=85.0), WIDE_SPACE, config)
+    assert outcome.evaluations == evaluator.evaluations <= limit
+    assert outcome.details["asked"][0] == "baseline"
+
+
+def test_it_stops_early_once_no_plan_left_can_beat_the_best():
+    table = structured_table(2, noise=0.0)
+    outcome = compose(TableEvaluator(table), Budgets(mu1=0.9, mu2=0.1), WIDE_SPACE)
+    assert outcome.details["stopped_early"] and outcome.evaluations < 28
+    assert outcome.chosen.candidate.plan == optimum(table, Budgets(mu1=0.9, mu2=0.1))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_it_never_recommends_a_plan_that_breaks_a_budget(seed):
+    rng = np.random.default_rng(seed)
+    table = random_table(seed)
+    budgets = Budgets(
+        min_accuracy_pct=float(rng.uniform(40, 90)),
+        latency_ms=float(rng.uniform(2, 30)),
+        storage_mb=float(rng.uniform(0.3, 3)),
+    )
+    outcome = run_strategy("compose", table, budgets)
+    assert all(not violations(s.candidate, budgets) for s in outcome.ranked)
+    if outcome.chosen is None:
+        assert "binds" in " ".join(outcome.reasons)
+
+
+def test_it_explains_when_nothing_fits():
+    table = structured_table(0, SPACE)
+    outcome = run_strategy("compose", table, Budgets(min_accuracy_pct=99.9, latency_ms=0.1))
+    assert outcome.chosen is None and outcome.ranked == []
+    reasons = " ".join(outcome.reasons)
+    assert "min_accuracy_pct" in reasons and "binds" in reasons
+    assert "not evaluated is likely to fit" in reasons and "predicted chance of 0%" in reasons
+
+
+def test_on_a_table_of_pairs_alone_it_names_what_it_lacks_and_still_finds_the_best():
+    table = [c for c in structured_table(4, SPACE) if " + " in c.plan]  # an imported table
+    evaluator = TableEvaluator(table)
+    outcome = compose(evaluator, Budgets(), SPACE, ComposeConfig(max_evaluations=9))
+    lacking = outcome.details["missing"]
+    assert lacking[:2] == ["baseline", "C1"]  # the simplest plans, once each size is lacking
+    assert any("the table lacks" in r and "baseline" in r for r in outcome.reasons)
+    assert outcome.chosen.candidate.plan == optimum(table, Budgets())
+    # From the table itself it asks only for plans the table holds.
+    direct = run_strategy("compose", table, Budgets())
+    assert direct.details["missing"] == [] and direct.chosen.candidate.plan == optimum(
+        table, Budgets()
+    )
+
+
+def test_it_resumes_from_its_history_and_is_deterministic():
+    table = {c.plan: c for c in structured_table(3)}
+    budgets = Budgets(latency_ms=4.0, mu1=0.7, mu2=0.3)
+    whole = ComposeSearch(WIDE_SPACE, budgets)
+    while (plan := whole.ask()) is not None:
+        whole.tell(plan, table.get(plan))
+    first = ComposeSearch(WIDE_SPACE, budgets)
+    for _ in range(6):
+        plan = first.ask()
+        first.tell(plan, table.get(plan))
+    resumed = search_for(
+        "compose", WIDE_SPACE, budgets, WIDE_SPACE.singles_and_pairs(), 0, None, first.history
+    )
+    while (plan := resumed.ask()) is not None:
+        resumed.tell(plan, table.get(plan))
+    assert [p for p, _ in resumed.history] == [p for p, _ in whole.history]
+
+
+def test_singles_first_asks_the_baseline_and_every_technique_alone_before_any_pair():
+    table = {c.plan: c for c in structured_table(0, SPACE)}
+    search = ComposeSearch(SPACE, Budgets(), config=ComposeConfig(start="singles", share=1.0))
+    asked = []
+    while (plan := search.ask()) is not None:
+        asked.append(plan)
+        search.tell(plan, table[plan])
+    assert asked[:7] == SPACE.singles_and_pairs()[:7]
+
+
+def test_its_settings_and_plans_are_checked():
+    with pytest.raises(ValueError, match="Received: start='pairs'"):
+        ComposeConfig(start="pairs")
+    with pytest.raises(ValueError, match="Received: share=0"):
+        ComposeConfig(share=0)
+    with pytest.raises(ValueError, match="Received: max_evaluations=0"):
+        ComposeConfig(max_evaluations=0)
+    with pytest.raises(ValueError, match="Received: neither"):
+        ComposeSearch(None, Budgets())
+    search = ComposeSearch(SPACE, Budgets())
+    with pytest.raises(ValueError, match="Received: plan='W9'"):
+        search.tell("W9", None)
+    with pytest.raises(ValueError, match="Received: strategy='greedy'"):
+        search_for("greedy", SPACE, Budgets(), ["baseline"])
+    assert search.budget == 10  # a quarter of 18 plans is too few: the floor
+    assert ComposeSearch(WIDE_SPACE, Budgets()).budget == math.ceil(0.25 * 112)

@@ -32,13 +32,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from compression.selection.ask_tell import AskTellSearch
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.composition import CompositionModel, Prediction, steps_of
 from compression.selection.evaluator import Evaluator
 from compression.selection.objective import LIMITS, Scale, score
 from compression.selection.outcome import Outcome, build_outcome
-from compression.selection.reasons import missing_figures, missing_plans, plan_list, unevaluated
 from compression.selection.space import Space
 
 NAME = "compose"
@@ -92,7 +92,7 @@ class ComposeConfig:
         return max(1, min(wanted, plans))
 
 
-class ComposeSearch:
+class ComposeSearch(AskTellSearch):
     """The ask/tell loop: the start (the baseline), then constrained expected improvement.
 
     Args:
@@ -132,11 +132,6 @@ class ComposeSearch:
             self.tell(plan, candidate)
 
     @property
-    def evaluations(self) -> int:
-        """Plans asked for so far (told or pending)."""
-        return len(self.history) + len(self.pending)
-
-    @property
     def done(self) -> bool:
         """Budget spent, every plan asked for, or no plan left that could improve."""
         if self.evaluations >= min(self.budget, len(self.plans)):
@@ -153,19 +148,14 @@ class ComposeSearch:
             self._next = None
         return plan
 
-    def tell(self, plan: str, candidate: Candidate | None) -> None:
-        """Hand back a plan's figures (None: it could not be evaluated).
+    name = NAME
 
-        Raises:
-            ValueError: a plan outside the search's plans, or told twice.
-        """
-        if plan not in self.plans:
-            raise ValueError(f"The plan is not in this search's plans. Received: plan={plan!r}")
-        if any(told == plan for told, _ in self.history):
-            raise ValueError(f"The plan was already told. Received: plan={plan!r}")
-        if plan in self.pending:
-            self.pending.remove(plan)
-        self.history.append((plan, candidate))
+    def known_plans(self) -> list[str]:
+        """The plans this search may ask for."""
+        return self.plans
+
+    def told(self, plan: str, candidate: Candidate | None) -> None:
+        """Fit the composition model on the new figures; the next proposal changes."""
         if candidate is not None:
             self.model.add(candidate)
         self._next = None
@@ -177,24 +167,14 @@ class ComposeSearch:
             why: plan -> why it could not be evaluated (a failed compression);
                 without it, a plan told None is one the table lacks.
         """
-        evaluated = [c for _, c in self.history if c is not None]
         scale = self._scale()
-        scores = [score(c, self.budgets, scale) for c in evaluated if c.complete]
-        lacking = [plan for plan, c in self.history if c is None]
-        if why is None:
-            reasons = missing_plans(lacking, NAME)
-        else:
-            reasons = unevaluated({p: why.get(p, "no figures") for p in lacking})
-        reasons += missing_figures(evaluated)
-        if self.pending:
-            reasons.append(
-                f"{len(self.pending)} plan(s) still being evaluated: {plan_list(self.pending)}."
-            )
+        scores = [score(c, self.budgets, scale) for c in self.evaluated() if c.complete]
+        reasons = self.unread_reasons(why)
         if not any(s.feasible for s in scores):
             reasons += self._unlikely_to_fit()
         details = {
             "asked": [plan for plan, _ in self.history],
-            "missing": lacking,
+            "missing": self.lacking(),
             "budget": self.budget,
             "plans": len(self.plans),
             "stopped_early": self.done and self.evaluations < min(self.budget, len(self.plans)),

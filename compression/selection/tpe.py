@@ -28,16 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compression.selection.ask_tell import AskTellSearch
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.evaluator import Evaluator
 from compression.selection.objective import Scale, score, violations
 from compression.selection.outcome import Outcome, build_outcome
 from compression.selection.reasons import (
-    missing_figures,
-    missing_plans,
     plan_list,
-    unevaluated,
 )
 from compression.selection.space import Space
 
@@ -82,7 +80,7 @@ class TPEConfig:
         return max(1, min(wanted, plans))
 
 
-class TPESearch:
+class TPESearch(AskTellSearch):
     """The ask/tell loop over a space's plans.
 
     Args:
@@ -112,11 +110,6 @@ class TPESearch:
             self.tell(plan, candidate)
 
     @property
-    def evaluations(self) -> int:
-        """Plans asked for so far (told or pending)."""
-        return len(self.history) + len(self.pending)
-
-    @property
     def done(self) -> bool:
         """Whether the evaluation budget is spent or every plan was asked for."""
         return self.evaluations >= self.budget or self.evaluations >= len(self.choices)
@@ -130,19 +123,11 @@ class TPESearch:
         self.pending.append(plan)
         return plan
 
-    def tell(self, plan: str, candidate: Candidate | None) -> None:
-        """Hand back a plan's figures (None: it could not be evaluated).
+    name = "tpe"
 
-        Raises:
-            ValueError: a plan outside the search's plans, or told twice.
-        """
-        if plan not in self.choices:
-            raise ValueError(f"The plan is not in this search's space. Received: plan={plan!r}")
-        if any(told == plan for told, _ in self.history):
-            raise ValueError(f"The plan was already told. Received: plan={plan!r}")
-        if plan in self.pending:
-            self.pending.remove(plan)
-        self.history.append((plan, candidate))
+    def known_plans(self) -> dict[str, tuple[int, ...]]:
+        """The plans this search may ask for (with their choice indices)."""
+        return self.choices
 
     def outcome(self, why: Mapping[str, str] | None = None) -> Outcome:
         """The evaluated plans ranked by eq. 1 over them, with the reasons.
@@ -151,23 +136,13 @@ class TPESearch:
             why: plan -> why it could not be evaluated (a failed compression);
                 without it, a plan told None is one the table lacks.
         """
-        evaluated = [c for _, c in self.history if c is not None]
-        complete = [c for c in evaluated if c.complete]
+        complete = [c for c in self.evaluated() if c.complete]
         scale = Scale.of(complete)
         scores = [score(c, self.budgets, scale) for c in complete]
-        lacking = [plan for plan, c in self.history if c is None]
-        if why is None:
-            reasons = missing_plans(lacking, "tpe")
-        else:
-            reasons = unevaluated({p: why.get(p, "no figures") for p in lacking})
-        reasons += missing_figures(evaluated)
-        if self.pending:
-            reasons.append(
-                f"{len(self.pending)} plan(s) still being evaluated: {plan_list(self.pending)}."
-            )
+        reasons = self.unread_reasons(why)
         details = {
             "asked": [plan for plan, _ in self.history],
-            "missing": lacking,
+            "missing": self.lacking(),
             "budget": self.budget,
             "plans": len(self.choices),
         }

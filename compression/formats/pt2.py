@@ -139,7 +139,8 @@ def run_in_torch_child(function: str, *args: Any, module: str = WORKER) -> Any:
     """Call ``<module>.<function>(*args)`` in a fresh ``spawn`` process.
 
     Raises:
-        ModelFileError: the child died (out of memory, a crash in native code).
+        ModelFileError: the child died (out of memory, a crash in native code), or
+            torch is not installed here.
         Whatever ``compression.errors`` type the function raised, as raised.
     """
     if module not in WORKER_MODULES:
@@ -152,6 +153,11 @@ def run_in_torch_child(function: str, *args: Any, module: str = WORKER) -> Any:
             raise ModelFileError(
                 f"The PyTorch worker process died while running {function}; the model "
                 "may be too large or crash the converter"
+            ) from None
+        except ImportError as error:  # torch is an optional extra
+            raise ModelFileError(
+                "PyTorch programs need the optional PyTorch extra, which this host lacks "
+                f"(pip install -r requirements-torch.txt): {error}"
             ) from None
 
 

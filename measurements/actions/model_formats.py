@@ -8,6 +8,8 @@ compression library, which the web process must not import at start-up.
 
 from __future__ import annotations
 
+from typing import Any
+
 from measurements.models import DNNModel
 
 
@@ -32,3 +34,21 @@ def refuse_inapplicable(model: DNNModel, codes: list[str]) -> None:
             f"model and these act on Keras models only. Applicable here: "
             f"{', '.join(sorted(applicable))}. Received: techniques={refused}"
         )
+
+
+def stored_conversion(model: DNNModel) -> dict[str, Any] | None:
+    """A ``.pt2`` model's conversion made at upload, as a compression reuses it; else None.
+
+    Returns:
+        ``sha256`` (of the converted ``.tflite``), ``layout`` (the program's),
+        ``seconds`` and ``max_abs_diff``; None for other formats, or a program
+        stored without its conversion (a runner then converts it itself).
+    """
+    if model.format != "pt2" or not model.converted_file or not model.converted_sha256:
+        return None
+    return {
+        "sha256": model.converted_sha256,
+        "layout": model.input_layout,
+        "seconds": model.conversion_seconds,
+        "max_abs_diff": model.conversion_max_abs_diff,
+    }

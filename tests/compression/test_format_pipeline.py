@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import replace
 
-import keras
-import numpy as np
 import pytest
 
 from compression.data import Dataset
 from compression.errors import ModelInputError, NotApplicableError
-from compression.export import to_tflite
 from compression.formats.pipeline import compress_model_file, load_model_file, model_file_key
 from compression.formats.pt2 import Conversion, TorchProgram
 from compression.formats.tflite import TfliteModel, load_tflite
 from compression.plan import Plan
-from compression.training import FineTune, fine_tune
+from tests.compression.tflite_files import channels_first_tflite
 
 
 @pytest.fixture(scope="module")
 def channels_first(digits: Dataset) -> TfliteModel:
     """A trained .tflite taking (1, 8, 8) samples: NCHW, as a PyTorch export would."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((1, 8, 8))
-    hidden = keras.layers.Permute((2, 3, 1))(inputs)  # to channels last inside the model
-    outputs = keras.layers.Dense(digits.num_classes, activation="softmax")(
-        keras.layers.Flatten()(keras.layers.Conv2D(8, 3, activation="relu")(hidden))
-    )
-    model = keras.Model(inputs, outputs)
-    nchw = replace(
-        digits,
-        x_train=np.transpose(digits.x_train, (0, 3, 1, 2)),
-        x_val=np.transpose(digits.x_val, (0, 3, 1, 2)),
-    )
-    fine_tune(model, nchw, FineTune(epochs=8, learning_rate=3e-3, patience=None))
-    return load_tflite(to_tflite(model, "float32"))
+    return load_tflite(channels_first_tflite(digits))
 
 
 def test_it_measures_a_channels_first_tflite_through_its_own_layout(

@@ -2,6 +2,7 @@
 
 import keras
 import pytest
+from django.db import IntegrityError, transaction
 
 from compression.export import to_tflite
 from compression.formats.tflite import describe_tflite, load_tflite
@@ -49,3 +50,14 @@ def test_it_refuses_a_bad_tflite_and_writes_nothing(tmp_path, dataset, settings,
         register_tflite_file("bad", "dense", dataset, make(tmp_path))
     assert not DNNModel.objects.exists()
     assert not (tmp_path / "media").exists()
+
+
+def test_it_removes_the_stored_file_when_the_row_cannot_be_saved(tmp_path, dataset, settings):
+    # Two uploads racing for one name: the second's row fails, and so its file must go.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    register_tflite_file("net", "dense", dataset, _tflite(tmp_path))
+    before = sorted((tmp_path / "media").rglob("*.tflite"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        register_tflite_file("net", "dense", dataset, _tflite(tmp_path))
+    assert sorted((tmp_path / "media").rglob("*.tflite")) == before and len(before) == 1
+    assert DNNModel.objects.count() == 1

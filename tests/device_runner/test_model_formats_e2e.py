@@ -34,6 +34,8 @@ from tests.webapp.dashboard.helpers_analysis import embedded_json
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PT2_PLANS = ["baseline", "AQ-dyn", "TP"]  # TP: ratio 0.5, its default
+# Pruned then quantized in one artifact (one compression fewer than the API's test).
+COMBINED_PLANS = ["baseline", "TP + AQ-dyn"]
 # Full int8: calibration runs the file, so it must get the samples channels first too.
 TFLITE_PLANS = ["baseline", "AQ-int8(samples=50)"]
 
@@ -160,19 +162,18 @@ def assert_measured_with_variants(lab: dict, model: DNNModel, plans: list[str]) 
     return artifacts
 
 
-def assert_pt2_variants(model: DNNModel, artifacts: dict) -> None:
+def assert_pt2_baseline(model: DNNModel, baseline: Artifact) -> None:
+    """The baseline is the .tflite converted (and checked) at upload, measured as it is."""
     assert (model.format, model.input_layout) == ("pt2", "NCHW")
     assert 0 <= model.conversion_max_abs_diff < 1e-4 and model.conversion_seconds > 0
-    baseline, quantized, pruned = (artifacts[p] for p in PT2_PLANS)
-    # The baseline is the .tflite converted (and checked) at upload, measured as it is.
     with baseline.tflite_file.open("rb") as stored, model.converted_file.open("rb") as converted:
         assert stored.read() == converted.read()
     assert baseline.static_metrics["conversion"]["max_abs_diff"] == model.conversion_max_abs_diff
     assert baseline.accuracy > 0.5, baseline.accuracy  # five epochs of training: far above chance
-    assert quantized.file_size < baseline.file_size * 0.6
-    assert "int8" in quantized.static_metrics["weight_dtypes"]
-    assert quantized.accuracy > baseline.accuracy - 0.1
-    # Pruned in PyTorch, converted again in the runner's child and checked against PyTorch.
+
+
+def assert_pruned(pruned: Artifact, baseline: Artifact) -> None:
+    """Pruned in PyTorch, converted again in the runner's child and checked against PyTorch."""
     assert pruned.params < baseline.params * 0.6
     assert "in this compression" in pruned.static_metrics["conversion"]["source"]
     assert pruned.static_metrics["conversion"]["max_abs_diff"] < 1e-3
@@ -186,16 +187,27 @@ def test_it_takes_a_pytorch_program_through_the_api_to_the_pareto_page(lab, prog
     assert "torch" not in sys.modules  # the upload converted in a child process
     queue_through_the_api(lab, model, PT2_PLANS)
     run_jobs()
-    assert_pt2_variants(model, assert_measured_with_variants(lab, model, PT2_PLANS))
+    artifacts = assert_measured_with_variants(lab, model, PT2_PLANS)
+    baseline, quantized, pruned = (artifacts[p] for p in PT2_PLANS)
+    assert_pt2_baseline(model, baseline)
+    assert quantized.file_size < baseline.file_size * 0.6
+    assert "int8" in quantized.static_metrics["weight_dtypes"]
+    assert quantized.accuracy > baseline.accuracy - 0.1
+    assert_pruned(pruned, baseline)
 
 
 def test_it_takes_a_pytorch_program_through_the_dashboard_to_the_pareto_page(lab, program):
     model = upload_through_the_dashboard(lab, "torchnet-form", "torchnet.pt2", program)
     detail = dashboard_client(lab["user"]).get(f"/models/{model.pk}/").content.decode()
     assert "PyTorch program (.pt2), input NCHW" in detail and "litert-torch at upload" in detail
-    queue_through_the_dashboard(lab, model, PT2_PLANS)
+    queue_through_the_dashboard(lab, model, COMBINED_PLANS)
     run_jobs()
-    assert_pt2_variants(model, assert_measured_with_variants(lab, model, PT2_PLANS))
+    artifacts = assert_measured_with_variants(lab, model, COMBINED_PLANS)
+    baseline, both = (artifacts[p] for p in COMBINED_PLANS)
+    assert_pt2_baseline(model, baseline)
+    assert_pruned(both, baseline)
+    assert both.export_mode == "aq-dyn" and "int8" in both.static_metrics["weight_dtypes"]
+    assert both.file_size < baseline.file_size * 0.5
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,19 @@ def refuse_inapplicable(model: DNNModel, codes: list[str]) -> None:
     Raises:
         ValueError: one or more of ``codes`` does not accept ``model.format``.
     """
+    from compression.techniques import get_technique
+
     applicable = set(technique_codes_for(model))
     refused = [code for code in codes if code not in applicable]
     if refused:
+        # Each says what it does act on: W3 Keras models, TP PyTorch programs.
+        reasons = "; ".join(
+            f"{code} acts on {' or '.join(get_technique(code).accepts)} models only"
+            for code in refused
+        )
         raise ValueError(
             f"{', '.join(refused)} cannot compress {model.name}: it is a {model.format} "
-            f"model and these act on Keras models only. Applicable here: "
+            f"model ({reasons}). Applicable here: "
             f"{', '.join(sorted(applicable))}. Received: techniques={refused}"
         )
 

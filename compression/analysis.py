@@ -375,27 +375,32 @@ def estimate_energy_mj(macs: float, sp_bits: float, sf_bits: float) -> float:
     return picojoules / PJ_PER_MJ
 
 
-def static_metrics(model: keras.Model, tflite_bytes: bytes) -> dict[str, Any]:
+def static_metrics(model: keras.Model | None, tflite_bytes: bytes) -> dict[str, Any]:
     """The static metrics stored on an Artifact.
 
     Params, non-zero params, MACs and ``by_layer_type`` come from the Keras
     model (exact counts of the network's structure); sizes, ``sp_bits``,
     ``sf_bits``, ``weight_dtypes`` and ``by_op_type`` come from the ``.tflite``
-    file (the widths it really stores); ``energy_mj`` is eq. 5 on those.
+    file (the widths it really stores); ``energy_mj`` is eq. 5 on those. A
+    model that arrived as a ``.tflite`` or ``.pt2`` has no Keras model: its
+    params, non-zero params and MACs are then read from the file too
+    (``structure_source`` says which).
 
     Args:
-        model: the compressed Keras model.
+        model: the compressed Keras model, or None for a ``.tflite``-only model.
         tflite_bytes: its exported ``.tflite``.
 
     Returns:
         A JSON-serialisable dict.
     """
-    keras_metrics = analyze_keras(model)
     file_metrics = analyze_tflite(tflite_bytes)
-    metrics = {key: keras_metrics[key] for key in ("params", "nonzero_params", "macs")}
+    structure = file_metrics if model is None else analyze_keras(model)
+    metrics = {key: structure[key] for key in ("params", "nonzero_params", "macs")}
     for key in ("file_size_bytes", "gzip_size_bytes", "sp_bits", "sf_bits", "weight_dtypes"):
         metrics[key] = file_metrics[key]
-    metrics["by_layer_type"] = keras_metrics["by_layer_type"]
+    if model is not None:
+        metrics["by_layer_type"] = structure["by_layer_type"]
+    metrics["structure_source"] = "the .tflite flatbuffer" if model is None else "the Keras model"
     metrics["by_op_type"] = file_metrics["by_op_type"]
     metrics["energy_mj"] = estimate_energy_mj(
         metrics["macs"], metrics["sp_bits"], metrics["sf_bits"]

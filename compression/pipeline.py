@@ -42,7 +42,8 @@ class CompressionOutput:
 
     Attributes:
         key: the content address, ``artifact_key(model, plan)``; both files are named by it.
-        keras_path: the compressed Keras model (``<key>.keras``).
+        keras_path: the compressed Keras model (``<key>.keras``); None for a model that
+            arrived as a ``.tflite`` or ``.pt2`` (see ``compression.formats.pipeline``).
         tflite_path: its TFLite export (``<key>.tflite``).
         plan: the plan's canonical text.
         export_mode: the TFLite export mode (``float32``, ``dynamic``, ``float16``, ``int8``).
@@ -53,7 +54,7 @@ class CompressionOutput:
     """
 
     key: str
-    keras_path: Path
+    keras_path: Path | None
     tflite_path: Path
     plan: str
     export_mode: str
@@ -103,8 +104,8 @@ def compress(
     key = artifact_key(model, plan)
     compressed = apply_plan(model, plan, dataset, fine_tune)
     tflite = export_plan(compressed, plan, dataset)
-    keras_path = _write_atomically(out / f"{key}.keras", lambda tmp: save_model(compressed, tmp))
-    tflite_path = _write_atomically(out / f"{key}.tflite", lambda tmp: tmp.write_bytes(tflite))
+    keras_path = write_atomically(out / f"{key}.keras", lambda tmp: save_model(compressed, tmp))
+    tflite_path = write_atomically(out / f"{key}.tflite", lambda tmp: tmp.write_bytes(tflite))
     metrics = static_metrics(compressed, tflite)
     accuracy = evaluate_tflite(tflite_path, dataset.x_test, dataset.y_test)
     metrics["recovery"] = recovery(model, accuracy["accuracy"], dataset)
@@ -134,6 +135,12 @@ def recovery(model: keras.Model, accuracy: float, dataset: Dataset) -> dict[str,
         ``recovered`` (the gap is at most ``RECOVERY_POINTS``).
     """
     baseline = float(evaluate_keras(model, dataset.x_test, dataset.y_test)["accuracy"])
+    return recovery_from(baseline, accuracy)
+
+
+def recovery_from(baseline: float, accuracy: float) -> dict[str, Any]:
+    """``recovery``'s figures from the two accuracies (fractions), however each was measured."""
+    baseline = float(baseline)
     gap = round((baseline - float(accuracy)) * 100.0, 2)  # fractions -> points
     return {
         "baseline_accuracy": baseline,
@@ -160,7 +167,7 @@ def _as_plan(plan: Plan | str) -> Plan:
     return plan if isinstance(plan, Plan) else Plan.parse(plan)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """Write ``path`` through a temporary file in the same directory, then rename.
 
     Readers see the old file or the complete new one, never a partial write;
@@ -181,4 +188,12 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-__all__ = ["CompressionOutput", "artifact_key", "compress", "export_plan", "recovery"]
+__all__ = [
+    "CompressionOutput",
+    "artifact_key",
+    "compress",
+    "export_plan",
+    "recovery",
+    "recovery_from",
+    "write_atomically",
+]

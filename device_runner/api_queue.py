@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from device_runner import progress
 from measurements import files
+from measurements.actions.model_formats import stored_conversion
 from measurements.actions.results import store_result
 from measurements.actions.searching import advance_searches
 from measurements.models import Artifact, Device, DNNModel, Job, RunnerToken
@@ -175,7 +176,7 @@ def may_download(token: RunnerToken, sha256: str) -> Any:
     """The stored file with this hash that the token may read, or None.
 
     A measuring host reads the .tflite of artifacts queued on its devices; a
-    compressing host reads base models.
+    compressing host reads base models, and a .pt2 model's conversion made at upload.
     """
     if token.may_measure:
         artifact = (
@@ -189,6 +190,9 @@ def may_download(token: RunnerToken, sha256: str) -> Any:
         model = DNNModel.objects.filter(sha256=sha256).exclude(file="").first()
         if model is not None:
             return model.file
+        model = DNNModel.objects.filter(converted_sha256=sha256).exclude(converted_file="").first()
+        if model is not None:
+            return model.converted_file
     return None
 
 
@@ -219,6 +223,8 @@ def compression_document(artifact: Artifact) -> dict[str, Any]:
         "plan": artifact.plan.canonical,
         "plan_steps": artifact.plan.steps,
         "model_sha256": model_sha256(artifact),
+        "model_format": artifact.model.format,
+        "conversion": stored_conversion(artifact.model),
         "loader": LOADER_BY_SOURCE[dataset.source],
         "loader_options": dataset.source_options or {},
         "fine_tune_epochs": settings.COMPRESSION_FINE_TUNE_EPOCHS,
@@ -265,7 +271,9 @@ def complete_compression(artifact: Artifact, owner: str, body: dict[str, Any]) -
     """
     from measurements.actions.artifacts import store_compression
 
-    hashes = {"keras": body["keras_sha256"], "tflite": body["tflite_sha256"]}
+    hashes = {"tflite": body["tflite_sha256"]}
+    if body.get("keras_sha256"):  # none for a .tflite or .pt2 model
+        hashes["keras"] = body["keras_sha256"]
     with tempfile.TemporaryDirectory(prefix="compresso-upload-") as tmp:
         paths = {}
         for suffix, sha256 in hashes.items():
@@ -275,7 +283,7 @@ def complete_compression(artifact: Artifact, owner: str, body: dict[str, Any]) -
         document = {
             **{name: body[name] for name in ("key", "export_mode", "static_metrics", "seconds")},
             "accuracy_metrics": body["accuracy_metrics"],
-            "keras_path": str(paths["keras"]),
+            "keras_path": str(paths["keras"]) if "keras" in paths else None,
             "tflite_path": str(paths["tflite"]),
         }
         store_compression(artifact, owner, document)

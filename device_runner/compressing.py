@@ -3,7 +3,8 @@
 The base model comes through the client (a verified local copy); the plan
 runs in ``measurements.compression_child``, stoppable at any moment; while
 it runs the client renews the artifact's lease every third of its length;
-the two files and the metrics go back through the client.
+the files (no Keras file for a .tflite or .pt2 model) and the metrics go
+back through the client.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from compression.formats.registry import get_format
 from device_runner.queue_client import CompressionTicket, QueueClient
 from measurements.actions.artifacts import ArtifactBusy, CompressionInterrupted, run_compression
 
@@ -39,16 +42,19 @@ def compress(
     keeper = _LeaseKeeper(client, ticket, should_stop)
     try:
         model_path = client.model_path(ticket)
+        conversion = _conversion(client, ticket)
     except BaseException:
         client.release_compression(ticket)  # the model never arrived: another host may try
         raise
     with tempfile.TemporaryDirectory(prefix="compresso-compress-") as tmp:
         # Keras reads only files named .keras; the cache names files by their hash.
-        named = Path(tmp) / "model" / "model.keras"
+        named = Path(tmp) / "model" / f"model{get_format(ticket.model_format).suffix}"
         named.parent.mkdir()
         named.symlink_to(model_path)
         args = {
             "model_path": str(named),
+            "model_format": ticket.model_format,
+            "conversion": conversion,
             "plan_steps": ticket.plan_steps,
             "loader": ticket.loader,
             "loader_options": ticket.loader_options,
@@ -70,6 +76,13 @@ def compress(
         if not stored:
             raise ArtifactBusy(f"Artifact {ticket.artifact_id}'s compression lease was lost")
     log.info("artifact %s compressed (%s)", ticket.artifact_id, ticket.plan)
+
+
+def _conversion(client: QueueClient, ticket: CompressionTicket) -> dict[str, Any] | None:
+    """The ticket's conversion made at upload, with a local copy of its .tflite."""
+    if not ticket.conversion:
+        return None
+    return {**ticket.conversion, "tflite_path": str(client.converted_path(ticket))}
 
 
 class _LeaseKeeper:

@@ -4,8 +4,11 @@ Run as ``python -m measurements.compression_child '<json args>'`` by
 ``measurements.compression_process``, so the runner can stop a compression
 at once (terminate the child) when it is told to shut down or loses the
 artifact's lease, and TensorFlow's memory goes back to the system when the
-child exits. Arguments: ``model_path``, ``plan_steps`` (the plan's JSON
-steps), ``loader`` and ``loader_options`` (``compression.data.registry``),
+child exits. Arguments: ``model_path``, ``model_format`` (``keras`` when
+absent, ``tflite`` or ``pt2``), ``conversion`` (a ``.pt2``'s conversion made
+at upload: ``tflite_path``, ``layout``, ``seconds``, ``max_abs_diff``; optional),
+``plan_steps`` (the plan's JSON steps), ``loader`` and ``loader_options``
+(``compression.data.registry``),
 ``fine_tune_epochs``, ``out_dir``, and ``label`` (names the compressor in
 ``ps``; unused otherwise).
 
@@ -32,27 +35,33 @@ PARENT_GONE_EXIT = 3
 
 
 def compress_document(args: dict[str, Any]) -> dict[str, Any]:
-    """Load the dataset and model, apply the plan, write both files; what was produced.
+    """Load the dataset and model, apply the plan, write the files; what was produced.
+
+    ``model_format`` (default ``keras``) says how to read ``model_path``: a
+    ``.keras`` is compressed by ``compression.pipeline``, a ``.tflite`` or
+    ``.pt2`` by ``compression.formats.pipeline`` (a program the plan changed, or
+    one without a ``conversion`` made at upload, is converted to ``.tflite`` here,
+    in a torch child of this process).
 
     Returns:
-        ``keras_path``, ``tflite_path``, ``key``, ``export_mode``,
-        ``static_metrics``, ``accuracy_metrics`` and ``seconds``.
+        ``keras_path`` (None for a ``.tflite`` or ``.pt2`` model), ``tflite_path``,
+        ``key``, ``export_mode``, ``static_metrics``, ``accuracy_metrics`` and ``seconds``.
     """
     from compression.data.registry import load_dataset
-    from compression.modelio import load_model
-    from compression.pipeline import compress
     from compression.plan import Plan
     from compression.training import FineTune
 
     dataset = load_dataset(args["loader"], **args["loader_options"])
-    model = load_model(args["model_path"])
     plan = Plan.from_json(args["plan_steps"])
     budget = FineTune(
         epochs=int(args["fine_tune_epochs"]), patience=int(args["fine_tune_patience"])
     )
-    output = compress(model, plan, dataset, args["out_dir"], fine_tune=budget)
+    if args.get("model_format", "keras") == "keras":
+        output = _compress_keras(args, plan, dataset, budget)
+    else:
+        output = _compress_file_model(args, plan, dataset, budget)
     return {
-        "keras_path": str(output.keras_path),
+        "keras_path": str(output.keras_path) if output.keras_path else None,
         "tflite_path": str(output.tflite_path),
         "key": output.key,
         "export_mode": output.export_mode,
@@ -60,6 +69,29 @@ def compress_document(args: dict[str, Any]) -> dict[str, Any]:
         "accuracy_metrics": output.accuracy_metrics,
         "seconds": output.seconds,
     }
+
+
+def _compress_keras(args: dict[str, Any], plan: Any, dataset: Any, budget: Any) -> Any:
+    from compression.modelio import load_model
+    from compression.pipeline import compress
+
+    model = load_model(args["model_path"])
+    return compress(model, plan, dataset, args["out_dir"], fine_tune=budget)
+
+
+def _compress_file_model(args: dict[str, Any], plan: Any, dataset: Any, budget: Any) -> Any:
+    from compression.formats.pipeline import (
+        compress_model_file,
+        known_conversion,
+        load_model_file,
+    )
+
+    model = load_model_file(args["model_path"], args["model_format"])
+    known = args.get("conversion")  # a .pt2's conversion made at upload
+    conversion = known_conversion(known, dataset) if known else None
+    return compress_model_file(
+        model, plan, dataset, args["out_dir"], fine_tune=budget, conversion=conversion
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -78,7 +78,8 @@ class DNNModel(models.Model):
     file = models.FileField(
         upload_to="models/",
         blank=True,
-        help_text="The trained .keras file; empty for a reference model (reference: no file).",
+        help_text="The trained .keras, .tflite or .pt2 file; empty for a reference model "
+        "(reference: no file).",
     )
     sha256 = models.CharField(max_length=64, blank=True)
     format = models.CharField(
@@ -87,8 +88,10 @@ class DNNModel(models.Model):
         default="keras",
         help_text="How the file arrived: Keras, a ready-made .tflite or a PyTorch program.",
     )
-    # A .pt2 model's conversion to .tflite, done once in the compression child.
+    # A .pt2 model's conversion to .tflite, made and checked against PyTorch once, at
+    # upload (in a torch child process); runners compress and measure from it.
     converted_file = models.FileField(upload_to="models/converted/", blank=True)
+    converted_sha256 = models.CharField(max_length=64, blank=True)
     conversion_max_abs_diff = models.FloatField(
         null=True, blank=True, help_text="Measured: largest |PyTorch - LiteRT| output gap."
     )

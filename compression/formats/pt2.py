@@ -36,10 +36,15 @@ CHILD_TIMEOUT_SECONDS = 1800
 
 @dataclass(frozen=True)
 class TorchProgram:
-    """The bytes of a ``torch.export`` archive that passed ``read_pt2``."""
+    """The bytes of a ``torch.export`` archive that passed ``read_pt2``.
+
+    ``conversion`` is its checked ``.tflite`` when the child that made the
+    program (TP's pruning) converted it too, so no second child is started.
+    """
 
     content: bytes = field(repr=False)
     name: str = "model.pt2"
+    conversion: Conversion | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def convert_pt2(
 ) -> Conversion:
     """Convert a program to ``.tflite`` with litert-torch in a child process and check it.
 
+    A program that carries its ``conversion`` already (made by the child that
+    made the program) returns it without starting a child.
+
     Args:
         program: from ``read_pt2``.
         samples: dataset samples (N, H, W, C), N >= 1; the first
@@ -108,10 +116,33 @@ def convert_pt2(
             ``.tflite`` disagrees with PyTorch by more than ``tolerance``.
         ModelInputError: its input does not fit the samples' shape.
     """
+    if program.conversion is not None:
+        return program.conversion
+    x = compare_samples(samples)
+    result = run_in_torch_child("convert", program.content, tuple(x.shape[1:]), x)
+    return checked_conversion(result, x, tolerance)
+
+
+def compare_samples(samples: np.ndarray) -> np.ndarray:
+    """The first ``COMPARE_SAMPLES`` samples, float32, that PyTorch and LiteRT both run.
+
+    Raises:
+        ValueError: ``samples`` is not a non-empty batch.
+    """
     x = np.asarray(samples, dtype="float32")[:COMPARE_SAMPLES]
     if x.ndim < 2 or not len(x):
         raise ValueError(f"samples must be a non-empty batch. Received: shape {np.shape(samples)}")
-    result = run_in_torch_child("convert", program.content, tuple(x.shape[1:]), x)
+    return x
+
+
+def checked_conversion(
+    result: dict[str, Any], x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE
+) -> Conversion:
+    """The child's ``torch_worker.convert`` result, its ``.tflite`` run on ``x`` here.
+
+    Raises:
+        ModelFileError: LiteRT's outputs differ from PyTorch's by more than ``tolerance``.
+    """
     diff = float(np.max(np.abs(tflite_outputs(result["tflite"], x) - result["outputs"])))
     if not diff <= tolerance:  # also refuses NaN
         raise ModelFileError(
@@ -139,7 +170,8 @@ def run_in_torch_child(function: str, *args: Any, module: str = WORKER) -> Any:
     """Call ``<module>.<function>(*args)`` in a fresh ``spawn`` process.
 
     Raises:
-        ModelFileError: the child died (out of memory, a crash in native code).
+        ModelFileError: the child died (out of memory, a crash in native code), or
+            torch is not installed here.
         Whatever ``compression.errors`` type the function raised, as raised.
     """
     if module not in WORKER_MODULES:
@@ -152,6 +184,11 @@ def run_in_torch_child(function: str, *args: Any, module: str = WORKER) -> Any:
             raise ModelFileError(
                 f"The PyTorch worker process died while running {function}; the model "
                 "may be too large or crash the converter"
+            ) from None
+        except ImportError as error:  # torch is an optional extra
+            raise ModelFileError(
+                "PyTorch programs need the optional PyTorch extra, which this host lacks "
+                f"(pip install -r requirements-torch.txt): {error}"
             ) from None
 
 

@@ -20,7 +20,7 @@ import torch_pruning as tp
 from torch import fx, nn
 
 from compression.errors import NotApplicableError
-from compression.formats.torch_worker import input_shape, layout_for, load_program
+from compression.formats.torch_worker import convert, input_shape, layout_for, load_program
 
 _ATEN = torch.ops.aten
 
@@ -120,7 +120,12 @@ def _load(layer: nn.Module, **tensors: Any) -> nn.Module:
 
 
 def prune(
-    content: bytes, ratio: float, x: np.ndarray, y: np.ndarray, budget: dict[str, Any]
+    content: bytes,
+    ratio: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    budget: dict[str, Any],
+    samples: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Prune ``ratio`` of the channels of every prunable group, fine-tune, export again.
 
@@ -129,9 +134,12 @@ def prune(
         ratio: fraction of channels removed from each group (0 < ratio < 1).
         x: training samples (N, H, W, C); y: their labels.
         budget: ``FineTune.get_config()`` (epochs, batch_size, learning_rate, seed).
+        samples: NHWC samples to convert the pruned program on, here (torch and
+            litert-torch are loaded already), or None to leave it unconverted.
 
     Returns:
-        ``pt2`` (the pruned, fine-tuned program), ``params_before``, ``params_after``.
+        ``pt2`` (the pruned, fine-tuned program), ``params_before``, ``params_after``
+        and ``conversion`` (``torch_worker.convert``'s result, or None).
 
     Raises:
         NotApplicableError: the program has no conv or linear layer to prune.
@@ -162,7 +170,9 @@ def prune(
     buffer = io.BytesIO()
     torch.export.save(exported, buffer)
     after = sum(p.numel() for p in model.parameters())
-    return {"pt2": buffer.getvalue(), "params_before": before, "params_after": after}
+    pruned = buffer.getvalue()
+    conversion = None if samples is None else convert(pruned, tuple(x.shape[1:]), samples)
+    return {"pt2": pruned, "params_before": before, "params_after": after, "conversion": conversion}
 
 
 def _classifier(model: fx.GraphModule, layers: list[nn.Module]) -> nn.Module:

@@ -85,10 +85,10 @@ def convert(content: bytes, dataset_shape: tuple[int, ...], samples: np.ndarray)
         ModelFileError: not loadable, or litert-torch cannot convert it.
         ModelInputError: the program's input does not fit the dataset.
     """
-    import litert_torch
-
     program = load_program(content)
     layout = layout_for(input_shape(program), dataset_shape)
+    import litert_torch  # seconds to import: only once the program loads and fits
+
     module = program.module()
     if layout == "NCHW":
         module = litert_torch.to_channel_last_io(module, args=[0])

@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.formats.pt2 import TorchProgram, convert_pt2, run_in_torch_child
+from compression.formats.pt2 import (
+    TorchProgram,
+    checked_conversion,
+    compare_samples,
+    convert_pt2,
+    run_in_torch_child,
+)
 from compression.techniques import register
 from compression.techniques.base import Technique
 from compression.training import FineTune
@@ -54,7 +60,7 @@ class TorchStructuredPruning(Technique):
         data: Dataset | None = None,
         fine_tune: FineTune | None = None,
     ) -> TorchProgram:
-        """Return the pruned, fine-tuned program; the work runs in a torch child process.
+        """Return the pruned, fine-tuned program, converted and checked; in a torch child.
 
         Raises:
             NotApplicableError: ``model`` is not a PyTorch program, or layers were named.
@@ -69,6 +75,7 @@ class TorchStructuredPruning(Technique):
         if data is None:
             raise ValueError("TP fine-tunes on the dataset. Received: data=None")
         budget = (self.budget_for(fine_tune) or FineTune()).get_config()
+        samples = compare_samples(data.x_val)
         result = run_in_torch_child(
             "prune",
             model.content,
@@ -76,9 +83,12 @@ class TorchStructuredPruning(Technique):
             data.x_train,
             data.y_train,
             budget,
+            samples,
             module="compression.formats.torch_prune",
         )
-        return TorchProgram(result["pt2"], model.name)
+        # Converted in the same child: starting another to convert costs seconds of imports.
+        conversion = checked_conversion(result["conversion"], samples)
+        return TorchProgram(result["pt2"], model.name, conversion)
 
     def export_tflite(self, model: Any, data: Dataset | None = None) -> bytes:
         """The float32 ``.tflite`` of the pruned program, checked against PyTorch."""

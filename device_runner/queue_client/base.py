@@ -93,6 +93,12 @@ class CompressionTicket:
     loader_options: dict[str, Any]
     fine_tune_epochs: int
     fine_tune_patience: int
+    # How the base model arrived (compression.formats.registry); a server that
+    # predates formats sends none, and every model it holds is Keras.
+    model_format: str = "keras"
+    # A .pt2 model's conversion made at upload (measurements.actions.model_formats.
+    # stored_conversion): its .tflite's sha256, layout, seconds, max_abs_diff.
+    conversion: dict[str, Any] | None = None
 
 
 class QueueClient(Protocol):
@@ -150,6 +156,9 @@ class QueueClient(Protocol):
 
     def model_path(self, ticket: CompressionTicket) -> Path:
         """A local copy of the base model, verified by its hash."""
+
+    def converted_path(self, ticket: CompressionTicket) -> Path:
+        """A local copy of a .pt2 model's .tflite converted at upload (``ticket.conversion``)."""
 
     def complete_compression(self, ticket: CompressionTicket, document: dict[str, Any]) -> bool:
         """Store what the compression child produced. False when the lease was lost."""

@@ -153,6 +153,11 @@ class DirectQueueClient:
         model = DNNModel.objects.get(artifacts__pk=ticket.artifact_id)
         return self.cache.get(ticket.model_sha256, _storage_source(model.file))
 
+    def converted_path(self, ticket: CompressionTicket) -> Path:
+        model = DNNModel.objects.get(artifacts__pk=ticket.artifact_id)
+        sha256 = (ticket.conversion or {})["sha256"]
+        return self.cache.get(sha256, _storage_source(model.converted_file))
+
     def complete_compression(self, ticket: CompressionTicket, document: dict[str, Any]) -> bool:
         artifact = Artifact.objects.get(pk=ticket.artifact_id)
         try:

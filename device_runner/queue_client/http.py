@@ -204,11 +204,13 @@ class HttpQueueClient:
     def model_path(self, ticket: CompressionTicket) -> Path:
         return self.cache.get(ticket.model_sha256, self._source)
 
+    def converted_path(self, ticket: CompressionTicket) -> Path:
+        return self.cache.get((ticket.conversion or {})["sha256"], self._source)
+
     def complete_compression(self, ticket: CompressionTicket, document: dict[str, Any]) -> bool:
-        hashes = {
-            "keras_sha256": self.upload(Path(document["keras_path"])),
-            "tflite_sha256": self.upload(Path(document["tflite_path"])),
-        }
+        hashes = {"tflite_sha256": self.upload(Path(document["tflite_path"]))}
+        if document.get("keras_path"):  # none for a .tflite or .pt2 model
+            hashes["keras_sha256"] = self.upload(Path(document["keras_path"]))
         fields = ("key", "export_mode", "static_metrics", "accuracy_metrics", "seconds")
         body = {**hashes, **{name: document[name] for name in fields}}
         return self._held(f"artifacts/{ticket.artifact_id}/complete", body) is not None

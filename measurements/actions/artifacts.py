@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
+from measurements.actions.model_formats import stored_conversion
 from measurements.compression_child import compress_document
 from measurements.compression_process import CompressionChildError, run_compression_child
 from measurements.models import Artifact
@@ -174,8 +175,13 @@ def run_compression(
 
 def _child_args(artifact: Artifact, out_dir: str, owner: str) -> dict[str, Any]:
     dataset = artifact.model.dataset
+    conversion = stored_conversion(artifact.model)
+    if conversion is not None:
+        conversion["tflite_path"] = artifact.model.converted_file.path
     return {
+        "conversion": conversion,
         "model_path": artifact.model.file.path,
+        "model_format": artifact.model.format,
         "plan_steps": artifact.plan.steps,
         "loader": LOADER_BY_SOURCE[dataset.source],
         "loader_options": dataset.source_options,
@@ -191,7 +197,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def store_compression(artifact: Artifact, owner: str, output: dict[str, Any]) -> None:
-    """Store a compression child's document (its two files and metrics) on the artifact.
+    """Store a compression child's document (its files and metrics) on the artifact.
 
     Raises:
         ArtifactBusy: ``owner`` no longer holds the artifact's lease; nothing is stored.
@@ -202,7 +208,9 @@ def store_compression(artifact: Artifact, owner: str, output: dict[str, Any]) ->
         if not artifact.held_by(owner).select_for_update().exists():
             raise ArtifactBusy(f"Artifact {artifact.pk}'s compression lease was lost")
         for field_name in ("keras_file", "tflite_file"):
-            path = output[field_name.replace("_file", "_path")]
+            path = output.get(field_name.replace("_file", "_path"))
+            if path is None:  # a .tflite or .pt2 model's compression has no Keras file
+                continue
             with open(path, "rb") as handle:
                 getattr(artifact, field_name).save(Path(path).name, File(handle), save=False)
         tflite_path = Path(output["tflite_path"])

@@ -74,3 +74,13 @@ def test_it_refuses_a_dataset_of_the_wrong_shape(digits_program: TorchProgram) -
     wrong = np.zeros((4, 16, 16, 1), "float32")
     with pytest.raises(ModelInputError, match=r"takes inputs of shape \(1, 1, 8, 8\)"):
         convert_pt2(digits_program, wrong)
+
+
+def test_it_names_the_pytorch_extra_when_the_host_lacks_torch(
+    digits_program: TorchProgram, digits: Dataset, tmp_path, monkeypatch
+) -> None:
+    # A spawn child takes the parent's sys.path: this torch shadows the real one there.
+    (tmp_path / "torch.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\")\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelFileError, match=r"optional PyTorch extra.*requirements-torch"):
+        convert_pt2(digits_program, digits.x_val)

@@ -90,3 +90,38 @@ def torch_outputs(content: bytes, x: np.ndarray, channels_first: bool) -> np.nda
     data = data.permute(0, 3, 1, 2).contiguous() if channels_first else data
     with torch.no_grad():
         return np.concatenate([module(data[i : i + 1]).numpy() for i in range(len(data))])
+
+
+def unconvertible_pt2(x: np.ndarray, classes: int) -> bytes:
+    """A program torch.export saves and loads but litert-torch cannot lower (``erfinv``).
+
+    Args:
+        x: NHWC samples; the program takes them channels first.
+        classes: outputs per sample.
+    """
+    import torch
+    from torch import nn
+
+    class Unconvertible(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(int(np.prod(x.shape[1:])), classes)
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.fc(torch.special.erfinv(torch.tanh(inputs)).flatten(1))
+
+    example = torch.from_numpy(np.asarray(x[:1], "float32")).permute(0, 3, 1, 2).contiguous()
+    buffer = io.BytesIO()
+    torch.export.save(torch.export.export(Unconvertible().eval(), (example,)), buffer)
+    return buffer.getvalue()
+
+
+def bad_programs(x: np.ndarray, y: np.ndarray) -> dict[str, bytes]:
+    """The .pt2 files intake must refuse, built in one child: a pickled module, a program
+    litert-torch cannot convert, and an (untrained) program taking ``x``'s samples NCHW."""
+    classes = int(np.max(y)) + 1
+    return {
+        "pickled": pickled_module(),
+        "unconvertible": unconvertible_pt2(x, classes),
+        "fits_8x8": residual_cnn_pt2(x[:4], y[:4], 0, True),
+    }

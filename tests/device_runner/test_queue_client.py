@@ -13,13 +13,13 @@ import pytest
 from django.core.files.base import ContentFile
 
 from device_runner.file_cache import CacheError, FileCache
-from device_runner.queue_client import TokenRefused
+from device_runner.queue_client import QueueError, TokenRefused
 from device_runner.queue_client.direct import DirectQueueClient
 from device_runner.queue_client.http import HttpQueueClient
 from measurements import files
 from measurements.actions.runner_tokens import issue_runner_token, revoke_runner_token
 from measurements.models import Artifact, Job, Result
-from tests.factories import make_artifact, make_device, make_job
+from tests.factories import make_artifact, make_device, make_job, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,6 +181,67 @@ def test_it_leases_compresses_and_stores_an_artifact(connect, tmp_path):
     with artifact.tflite_file.open("rb") as handle:
         assert handle.read() == b"tflite bytes"
     assert not files.has_upload(artifact.tflite_sha256)
+
+
+def test_it_hands_over_a_programs_conversion_and_stores_a_compression_without_keras(
+    connect, tmp_path
+):
+    """A .pt2 model: the ticket names its format and its upload-time conversion, the
+    converted .tflite downloads by hash, and the artifact is stored from the .tflite alone."""
+    converted = b"TFL3 converted at upload " * 100
+    artifact = make_artifact(status="pending", model=make_model(format="pt2"))
+    model = artifact.model
+    model.sha256 = files.field_sha256(model.file)
+    model.converted_file.save("net.tflite", ContentFile(converted), save=False)
+    model.converted_sha256 = hashlib.sha256(converted).hexdigest()
+    model.input_layout, model.conversion_seconds, model.conversion_max_abs_diff = "NCHW", 1.5, 2e-8
+    model.save()
+    make_job(artifact=artifact, device=make_device(name="phone"))
+    client = connect()
+
+    ticket = client.claim_compression(None)
+    assert ticket.model_format == "pt2"
+    assert ticket.conversion == {
+        "sha256": model.converted_sha256, "layout": "NCHW", "seconds": 1.5, "max_abs_diff": 2e-8,
+    }  # fmt: skip
+    assert client.converted_path(ticket).read_bytes() == converted
+    tflite = tmp_path / "k2.tflite"
+    tflite.write_bytes(b"quantized tflite")
+    document = {
+        "keras_path": None,
+        "tflite_path": str(tflite),
+        "key": "k2",
+        "export_mode": "aq-dyn",
+        "static_metrics": {"params": 10, "file_size_bytes": 16, "conversion": {"max_abs_diff": 0}},
+        "accuracy_metrics": {"accuracy": 0.9},
+        "seconds": 2.0,
+    }
+    assert client.complete_compression(ticket, document)
+
+    artifact.refresh_from_db()
+    assert (artifact.status, artifact.export_mode, artifact.accuracy) == ("ready", "aq-dyn", 0.9)
+    assert not artifact.keras_file and artifact.static_metrics["conversion"]["max_abs_diff"] == 0
+    with artifact.tflite_file.open("rb") as handle:
+        assert handle.read() == b"quantized tflite"
+
+
+def test_it_refuses_a_keras_models_compression_without_its_keras_file(live_server, tmp_path):
+    artifact = make_artifact(status="pending")
+    make_job(artifact=artifact, device=make_device(name="phone"))
+    token, key = issue_runner_token("host", "both", ["phone"])
+    client = HttpQueueClient(live_server.url, key, FileCache(tmp_path), "both", "h:1", patience=3)
+    ticket = client.claim_compression(None)
+    tflite = tmp_path / "k3.tflite"
+    tflite.write_bytes(b"tflite only")
+    document = {
+        "keras_path": None, "tflite_path": str(tflite), "key": "k3", "export_mode": "float32",
+        "static_metrics": {}, "accuracy_metrics": {"accuracy": 0.5}, "seconds": 1.0,
+    }  # fmt: skip
+
+    with pytest.raises(QueueError, match="A Keras model's compression sends a .keras"):
+        client.complete_compression(ticket, document)
+    artifact.refresh_from_db()
+    assert artifact.status == "compressing" and not artifact.tflite_file
 
 
 def test_it_stops_a_host_whose_token_was_revoked(live_server, tmp_path):

@@ -40,6 +40,9 @@ def test_it_offers_a_tflite_model_only_techniques_that_accept_tflite():
     refuse_inapplicable(model, ["AQ-dyn"])
     with pytest.raises(ValueError, match="W3 cannot compress m-tflite: it is a tflite model"):
         refuse_inapplicable(model, ["AQ-dyn", "W3"])
+    # Each refused technique names what it does take: not every refusal is "Keras only".
+    with pytest.raises(ValueError, match=r"TP acts on pt2 models only; W3 acts on keras models"):
+        refuse_inapplicable(model, ["TP", "W3"])
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from compression.formats.registry import format_for_filename
 from measurements.models import Dataset, Device, DNNModel
 
 # A queue request larger than this is almost surely a mistake (and would block the queue).
@@ -32,12 +33,14 @@ class DatasetCreateSerializer(serializers.Serializer):
 
 
 class DNNModelUploadSerializer(serializers.Serializer):
-    """A trained .keras file; it is loaded in Keras safe mode before it is stored."""
+    """A trained model file, checked before it is stored: a .keras (Keras safe mode), a
+    .tflite (LiteRT) or a torch.export .pt2 (converted to .tflite in a child process)."""
 
     file = serializers.FileField(
         required=False,
-        help_text="The trained .keras file; leave it out to register a reference model "
-        "(a paper's or another lab's: no file, its results imported, never compressed).",
+        help_text="The trained .keras, .tflite or torch.export .pt2 file; leave it out to "
+        "register a reference model (a paper's or another lab's: no file, its results "
+        "imported, never compressed).",
     )
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     name = serializers.CharField(max_length=100, validators=[NOT_BLANK])
@@ -58,10 +61,10 @@ class DNNModelUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 f"The file is {upload.size} bytes; the limit is {limit} (MAX_MODEL_UPLOAD_BYTES)."
             )
-        if not upload.name.lower().endswith((".keras", ".tflite")):
-            raise serializers.ValidationError(
-                f"Expected a .keras or .tflite file. Received: {upload.name!r}"
-            )
+        try:
+            format_for_filename(upload.name)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
         return upload
 
 

@@ -35,7 +35,8 @@ class FailCompressionInput(OwnerInput):
 
 
 class CompleteInput(OwnerInput):
-    keras_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$")
+    # Absent for a .tflite or .pt2 model: its compression writes no Keras file.
+    keras_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
     tflite_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$")
     key = serializers.RegexField(KEY_PATTERN)
     export_mode = serializers.CharField(max_length=10)
@@ -111,6 +112,8 @@ class CompressionCompleteView(HeldArtifactView):
     def post(self, request: Request, pk: int) -> Response:
         data = self.valid(CompleteInput)
         artifact, owner = self.artifact(pk), self.owner(data)
+        if artifact.model.format == "keras" and "keras_sha256" not in data:
+            raise ValidationError({"keras_sha256": ["A Keras model's compression sends a .keras."]})
         try:
             api_queue.complete_compression(artifact, owner, data)
         except FileNotFoundError as exc:

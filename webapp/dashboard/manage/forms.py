@@ -10,12 +10,13 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.template.defaultfilters import filesizeformat
 
+from compression.formats.registry import format_for_filename
 from measurements.device_kinds import JOB_KINDS, address_help
 from measurements.models import Dataset, Device, DNNModel, Technique
 from measurements.protocol import ProtocolConfig
 from webapp.dashboard.manage import planning
 
-# Model names become file names (<name>.keras): no path separators, no spaces.
+# Model names become file names (<name>.keras, .tflite, .pt2): no path separators, no spaces.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 NAME_HELP = "Letters, digits, '.', '_' and '-'; it names the stored file."
 BUNDLED_CHOICE = "bundled"
@@ -23,10 +24,10 @@ MAX_THREADS = 256
 
 
 class ModelUploadForm(forms.Form):
-    """A trained .keras file with its name, architecture family and dataset."""
+    """A trained model file (.keras, .tflite or .pt2) with its name, family and dataset."""
 
     file = forms.FileField(
-        label="Keras model (.keras)",
+        label="Model file (.keras, .tflite or .pt2)",
         required=False,
         help_text="Leave empty to register a reference model (a paper's or another lab's: "
         "reference: no file; its results are imported, it is never compressed).",
@@ -59,10 +60,14 @@ class ModelUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload is None:  # a reference model
             return None
-        if not upload.name.lower().endswith(".keras"):
+        try:
+            format_for_filename(upload.name)
+        except ValueError:
             raise forms.ValidationError(
-                f"Upload a Keras v3 .keras file (model.save('name.keras')). Received: {upload.name}"
-            )
+                "Upload a Keras v3 .keras file (model.save('name.keras')), a .tflite, or a "
+                "PyTorch program saved with torch.export.save (.pt2). "
+                f"Received: {upload.name}"
+            ) from None
         if upload.size > settings.MAX_MODEL_UPLOAD_BYTES:
             raise forms.ValidationError(self._too_large_message())
         return upload

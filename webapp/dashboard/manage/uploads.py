@@ -1,4 +1,5 @@
-"""Uploaded .keras models: a size limit enforced while the body streams in, safe loading.
+"""Uploaded models (.keras, .tflite, .pt2): a size limit enforced while the body streams in,
+safe loading.
 
 Django writes uploads to disk before a view runs, so the limit is checked by an
 upload handler as the bytes arrive: a file over the limit is skipped (never
@@ -53,31 +54,37 @@ BUNDLED_DATASET = ("digits", "bundled", {"seed": 0})
 def register_upload(
     upload: Any, name: str, architecture: str, dataset: Dataset | None, user: Any
 ) -> DNNModel:
-    """Write the upload to a temporary .keras file and register it as a baseline model.
+    """Write the upload to a temporary file and register it as a baseline model.
 
-    ``dataset`` None means the bundled digits, registered on first use.
+    ``dataset`` None means the bundled digits, registered on first use. The
+    file's suffix says its format (``register_uploaded_model``): a .keras is
+    loaded in Keras safe mode, a .tflite in LiteRT, a .pt2 converted to .tflite
+    in a child process (this process never imports torch).
 
-    Nothing is stored when the file is refused: the model is loaded (Keras safe
-    mode) and checked against the dataset before anything is written, and the
-    transaction undoes a dataset row created for this upload.
+    Nothing is stored when the file is refused: the model is loaded and checked
+    against the dataset before anything is written, and the transaction undoes
+    a dataset row created for this upload.
 
     Raises:
-        ValueError: the file is corrupt, not a Keras model, holds a Lambda layer
+        ValueError: the file is corrupt, not a model of its format, holds a Lambda
+            layer, a pickled PyTorch module, a program that does not convert
             (``compression.errors.ModelFileError``), does not fit the dataset, or
             the name was just taken.
     """
-    from measurements.actions import register_dataset, register_model_file
+    from measurements.actions import register_dataset
+    from measurements.actions.model_intake import register_uploaded_model
 
     with tempfile.TemporaryDirectory(prefix="compresso-upload-") as tmp:
         # The upload's own name, so load errors name the file the user chose.
-        path = Path(tmp) / get_valid_filename(Path(upload.name).name)  # ends in .keras (form)
+        # Ends in .keras, .tflite or .pt2 (the form checked): the suffix picks the loader.
+        path = Path(tmp) / get_valid_filename(Path(upload.name).name)
         with open(path, "wb") as handle:
             for chunk in upload.chunks():
                 handle.write(chunk)
         try:
             with transaction.atomic():
                 dataset = dataset or register_dataset(*BUNDLED_DATASET)
-                row = register_model_file(name, architecture, dataset, path, user=user)
+                row = register_uploaded_model(name, architecture, dataset, path, user=user)
         except IntegrityError as exc:
             raise ValueError(f"A model named {name!r} already exists.") from exc
     return row

@@ -113,7 +113,7 @@ def _model_upload(request: HttpRequest) -> HttpResponse:
             model = uploads.register_upload(
                 data["file"], data["name"], data["architecture"], form.dataset_row(), request.user
             )
-        except ValueError as exc:  # ModelFileError: corrupt, not Keras, Lambda layer…
+        except ValueError as exc:  # ModelFileError: corrupt, Lambda layer, pickled module…
             form.add_error("file", str(exc))
         else:
             messages.success(

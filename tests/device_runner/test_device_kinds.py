@@ -10,12 +10,12 @@ from measurements.device_kinds import DEVICE_KINDS, JOB_KINDS, KINDS, address_he
 from measurements.models import Device
 
 
-def test_every_kind_that_runs_jobs_has_a_driver_and_no_other_does():
+def test_it_has_a_driver_for_every_kind_that_runs_jobs_and_for_no_other():
     assert sorted(JOB_KINDS) == driver_kinds() == ["adb", "local", "ssh"]
     assert "external" in KINDS and not get_kind("external").runs_jobs
 
 
-def test_the_settings_schema_and_the_model_choices_cover_exactly_the_table():
+def test_it_covers_exactly_the_table_in_the_settings_schema_and_model_choices():
     assert set(SCHEMAS) == set(KINDS)
     field = Device._meta.get_field("kind")
     assert field.choices == [(kind.code, kind.label) for kind in DEVICE_KINDS]
@@ -23,7 +23,7 @@ def test_the_settings_schema_and_the_model_choices_cover_exactly_the_table():
     assert max(len(code) for code in KINDS) <= field.max_length
 
 
-def test_an_address_is_refused_exactly_for_the_kinds_that_have_none():
+def test_it_refuses_an_address_exactly_for_the_kinds_that_have_none():
     for kind in DEVICE_KINDS:
         if kind.needs_address:
             continue

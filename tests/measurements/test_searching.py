@@ -63,7 +63,7 @@ def test_it_says_which_budget_binds_when_nothing_it_measured_fits(world):
     assert search.answer["closest"][0]["relax"]["latency_ms"]["to"] > 1.0
 
 
-def test_a_failed_job_is_recorded_with_its_reason_and_the_search_moves_on(world, tmp_path):
+def test_it_records_a_failed_job_with_its_reason_and_moves_on(world, tmp_path):
     owner, model, device = world
     search = actions.start_search(owner, model, device, Budgets(), max_evaluations=2)
     first = search.pending[0]
@@ -80,7 +80,7 @@ def test_a_failed_job_is_recorded_with_its_reason_and_the_search_moves_on(world,
     assert any(f"{first['plan']} (job {claimed.pk} failed" in r for r in search.reasons)
 
 
-def test_stopping_cancels_the_queued_job_and_keeps_what_was_measured(world):
+def test_it_cancels_the_queued_job_on_stop_and_keeps_what_was_measured(world):
     owner, model, device = world
     search = actions.start_search(owner, model, device, Budgets(), max_evaluations=3)
     job_id = search.pending[0]["job"]

@@ -73,7 +73,7 @@ def test_it_refuses_bad_budgets_with_a_message_per_field(client):
     assert response.context["answer"] is None
 
 
-def test_measure_next_queues_jobs_for_a_signed_in_user(client):
+def test_it_queues_the_measure_next_jobs_for_a_signed_in_user(client):
     world = build_world()
     client.force_login(User.objects.create_user("ana"))
     answer = ask(client, world, min_accuracy_pct="92").context["answer"]
@@ -85,7 +85,7 @@ def test_measure_next_queues_jobs_for_a_signed_in_user(client):
     assert sorted(job.artifact.plan.canonical for job in queued) == sorted(plans)
 
 
-def test_queueing_needs_a_login(db):
+def test_it_needs_a_login_to_queue(db):
     from django.test import Client
 
     world = build_world()
@@ -95,7 +95,7 @@ def test_queueing_needs_a_login(db):
     assert not Job.objects.filter(artifact=world.artifacts["C2"]).exists()
 
 
-def test_its_strategy_defaults_to_compose_and_the_others_stay_selectable(client):
+def test_it_defaults_to_compose_and_keeps_the_other_strategies_selectable(client):
     world = build_world()
     page = client.get("/recommend/").content.decode()
     assert '<option value="compose" selected>' in page

@@ -77,7 +77,7 @@ def test_it_never_queues_jobs_for_reference_models_or_external_devices(api):
     assert Job.objects.count() == 0
 
 
-def test_the_jobs_form_offers_only_devices_whose_kind_runs_jobs(browser):
+def test_it_offers_only_devices_whose_kind_runs_jobs_on_the_jobs_form(browser):
     external = Device.objects.create(name="tx2-lab-b", kind=Device.Kind.EXTERNAL)
     local = Device.objects.create(name="laptop", kind=Device.Kind.LOCAL)
     page = browser.get("/jobs/new/")

@@ -36,7 +36,7 @@ def optimum(table, budgets):
     return chosen.candidate.plan if chosen else None
 
 
-def test_the_model_predicts_a_composed_pair_from_the_baseline_and_its_singles():
+def test_it_predicts_a_composed_pair_from_the_baseline_and_its_singles():
     table = {c.plan: c for c in structured_table(0, SPACE, noise=0.0)}
     model = CompositionModel(["C1", "C2", "L1", "W2", "W3", "Q-int8"])
     for plan in ("baseline", "C1", "W3"):
@@ -122,7 +122,7 @@ def test_it_explains_when_nothing_fits():
     assert "not evaluated is likely to fit" in reasons and "predicted chance of 0%" in reasons
 
 
-def test_on_a_table_of_pairs_alone_it_names_what_it_lacks_and_still_finds_the_best():
+def test_it_names_what_a_pairs_only_table_lacks_and_still_finds_the_best():
     table = [c for c in structured_table(4, SPACE) if " + " in c.plan]  # an imported table
     evaluator = TableEvaluator(table)
     outcome = compose(evaluator, Budgets(), SPACE, ComposeConfig(max_evaluations=9))
@@ -155,7 +155,7 @@ def test_it_resumes_from_its_history_and_is_deterministic():
     assert [p for p, _ in resumed.history] == [p for p, _ in whole.history]
 
 
-def test_singles_first_asks_the_baseline_and_every_technique_alone_before_any_pair():
+def test_it_asks_the_baseline_and_every_single_before_any_pair_when_singles_first():
     table = {c.plan: c for c in structured_table(0, SPACE)}
     search = ComposeSearch(SPACE, Budgets(), config=ComposeConfig(start="singles", share=1.0))
     asked = []
@@ -165,7 +165,7 @@ def test_singles_first_asks_the_baseline_and_every_technique_alone_before_any_pa
     assert asked[:7] == SPACE.singles_and_pairs()[:7]
 
 
-def test_its_settings_and_plans_are_checked():
+def test_it_checks_its_settings_and_plans():
     with pytest.raises(ValueError, match="Received: start='pairs'"):
         ComposeConfig(start="pairs")
     with pytest.raises(ValueError, match="Received: share=0"):

@@ -142,7 +142,7 @@ def test_it_finds_every_kind_of_api_route():
     assert f"/api/runner/uploads/{'0' * 64}" in urls
 
 
-def test_no_api_view_is_weaker_than_the_defaults_unless_named():
+def test_it_finds_no_api_view_weaker_than_the_defaults_unless_named():
     problems = {}
     for route in api_routes():
         name = exception_of(route)
@@ -194,7 +194,7 @@ def refused(route: Route, response: Any) -> bool:
     return response.status_code == 401
 
 
-def test_an_anonymous_request_to_every_api_route_is_refused(anonymous, world):
+def test_it_refuses_an_anonymous_request_to_every_api_route(anonymous, world):
     before = rows_snapshot()
     answers = {}
     for route in api_routes():
@@ -206,7 +206,7 @@ def test_an_anonymous_request_to_every_api_route_is_refused(anonymous, world):
     assert rows_snapshot() == before
 
 
-def test_a_public_lab_still_refuses_anonymous_writes_and_the_signed_in_only_routes(
+def test_it_still_refuses_anonymous_writes_and_signed_in_only_routes_in_a_public_lab(
     anonymous, world, settings
 ):
     settings.PUBLIC_READ = True

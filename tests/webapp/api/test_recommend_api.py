@@ -96,7 +96,7 @@ def test_it_runs_compose_unless_told_otherwise_and_knows_the_selectors_strategie
     assert chosen["strategy"] == "tpe" and chosen["best"] is not None
 
 
-def test_the_url_module_does_not_import_the_selector():
+def test_it_does_not_import_the_selector_in_the_url_module():
     import webapp.api.recommend
 
     source = Path(webapp.api.recommend.__file__).read_text()

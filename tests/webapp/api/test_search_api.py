@@ -52,7 +52,7 @@ def test_it_starts_a_search_and_reports_evaluations_spent_and_the_best_so_far():
         ({"evaluations": 3, "techniques": ["KD"]}, "detail", "cannot be searched"),
     ],
 )
-def test_bad_search_inputs_are_a_400_naming_the_field(fields, field, message):
+def test_it_answers_bad_search_inputs_with_a_400_naming_the_field(fields, field, message):
     owner, model, device = search_world()
     body = {"model": model.pk, "device": device.pk, **fields}
     response = client_of(owner).post("/api/recommend", body, format="json")
@@ -61,7 +61,7 @@ def test_bad_search_inputs_are_a_400_naming_the_field(fields, field, message):
     assert not Search.objects.exists() and not Job.objects.exists()
 
 
-def test_a_get_never_starts_a_search():
+def test_it_never_starts_a_search_on_a_get():
     owner, model, device = search_world()
     params = {"model": model.pk, "device": device.pk, "evaluations": 3}
     response = client_of(owner).get("/api/recommend", params)
@@ -69,7 +69,7 @@ def test_a_get_never_starts_a_search():
     assert not Search.objects.exists()
 
 
-def test_other_users_get_a_404_and_staff_may_stop_it():
+def test_it_hides_a_search_from_other_users_and_lets_staff_stop_it():
     owner, model, device = search_world()
     body = {"model": model.pk, "device": device.pk, "evaluations": 3}
     url = client_of(owner).post("/api/recommend", body, format="json").json()["url"]

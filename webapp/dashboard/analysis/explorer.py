@@ -12,10 +12,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
 from django.http import QueryDict
 
-from measurements.front_query import front_ids, sample_ids
+from measurements import front_query
+from measurements.column_arrays import with_ids
 from measurements.models import Result
 from measurements.pareto import METRICS, Metric, pareto_front
 from webapp.dashboard.analysis import params, queries, scope, units
@@ -152,9 +152,10 @@ class Explorer:
 def explore(query: QueryDict) -> Explorer:
     """Read the page's filters, its results, and each device's front.
 
-    The fronts and counts cover every result in scope (computed by the
-    database, one point per plan); above MAX_POINTS the plot draws a sample,
-    the newest result of each cell of a grid over the plot, per device.
+    The fronts and counts cover every result in scope, one point per plan
+    (``measurements.front_query``: six numbers a result, read once); above
+    MAX_POINTS the plot draws a sample, the newest result of each cell of a
+    grid over the plot, per device.
 
     Raises:
         BadQuery: an unknown metric, a malformed id, or a bad budget.
@@ -166,19 +167,17 @@ def explore(query: QueryDict) -> Explorer:
         size=params.optional_metric(query, "size", SIZE_METRICS),
         budgets=Budgets.from_query(query),
     )
-    results = page.scope.results()
-    both = Q(**{f"{page.x.field}__isnull": False, f"{page.y.field}__isnull": False})
-    counts = results.aggregate(total=Count("pk"), both=Count("pk", filter=both))
-    fronts, candidates = front_ids(results, page.x, page.y, per_device=True)
-    page.unplotted = counts["total"] - counts["both"]
-    page.superseded = counts["both"] - candidates
+    points = front_query.candidates(page.scope.results(), page.x, page.y)
+    fronts = front_query.front_of_points(points, page.x, page.y, per_device=True)
+    page.unplotted = points.total - points.with_both
+    page.superseded = points.with_both - len(points)
     grid = None
-    if candidates > MAX_POINTS:
+    if len(points) > MAX_POINTS:
         devices = len({device for _, device in fronts}) or 1
         grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
-        page.sampled_from = candidates
-    shown = {*sample_ids(results, page.x, page.y, grid), *(pk for pk, _ in fronts)}
-    found = list(Result.objects.filter(pk__in=shown).values(*queries.ROW_FIELDS))
+        page.sampled_from = len(points)
+    shown = {*front_query.sample_of_points(points, grid), *(pk for pk, _ in fronts)}
+    found = list(with_ids(Result.objects.all(), shown).values(*queries.ROW_FIELDS))
     _place(page, found, {pk for pk, _ in fronts})
     return page
 

@@ -177,7 +177,7 @@ def explore(query: QueryDict) -> Explorer:
         grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
         page.sampled_from = len(points)
     shown = {*front_query.sample_of_points(points, grid), *(pk for pk, _ in fronts)}
-    found = list(with_ids(Result.objects.all(), shown).values(*queries.ROW_FIELDS))
+    found = list(with_ids(Result.objects.order_by(), shown).values(*queries.ROW_FIELDS))
     _place(page, found, {pk for pk, _ in fronts})
     return page
 

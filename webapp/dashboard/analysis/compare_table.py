@@ -11,6 +11,7 @@ print them exactly as before.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 from django.db.models import QuerySet
@@ -69,16 +70,12 @@ def load(results: QuerySet) -> Table:
     compressed results as value tuples.
     """
     base = queries.baselines(results)
-    found = results.exclude(artifact__plan__canonical=BASELINE).values_list(*ROW_FIELDS)
-    key_at = [ROW_FIELDS.index(name) for name in ("artifact__model_id", "device_id", "num_threads")]
-    rows, bases, left_out = [], [], 0
-    for values in found:
-        base_row = base.get(tuple(values[i] for i in key_at))
-        if base_row is None:
-            left_out += 1
-        else:
-            rows.append(values)
-            bases.append(base_row)
+    found = list(results.exclude(artifact__plan__canonical=BASELINE).values_list(*ROW_FIELDS))
+    key = itemgetter(*map(ROW_FIELDS.index, ("artifact__model_id", "device_id", "num_threads")))
+    matched = [base.get(key(values)) for values in found]
+    rows = [values for values, b in zip(found, matched, strict=True) if b is not None]
+    bases = [b for b in matched if b is not None]
+    left_out = len(found) - len(rows)
     plan_at = ROW_FIELDS.index("artifact__plan_id")
     table = Table(rows, bases, queries.plans({values[plan_at] for values in rows}), left_out)
     table.columns = derive(_numbers(rows, bases))

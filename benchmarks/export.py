@@ -198,19 +198,32 @@ def start_server(port: int, media_root: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    try:
+        wait_for_answer(f"http://127.0.0.1:{port}/api/", server)
+    except SystemExit:
+        server.terminate()
+        raise
+    return server
+
+
+def wait_for_answer(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    """Return once ``url`` gives any HTTP answer: a 401 or 403 (a login asked for) is one.
+
+    Raises:
+        SystemExit: the server exited (with its error output), or stayed silent ``timeout`` s.
+    """
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/", timeout=2).read()
-            return server
+            urllib.request.urlopen(url, timeout=2).read()
+            return
         except urllib.error.HTTPError:
-            return server  # an answer, if not a welcome
+            return  # an answer, if not a welcome
         except OSError:
             if server.poll() is not None:
                 raise SystemExit(f"daphne exited: {server.stderr.read().decode()}") from None
             time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("daphne did not answer within 60 s")
+    raise SystemExit(f"no answer from {url} within {timeout:.0f} s")
 
 
 def high_water_mark(pid: int) -> int:

@@ -12,6 +12,15 @@ before the export through ``/proc/<pid>/clear_refs``, cross-checked by
 sampling). If the export buffered the table, the peak would grow with the
 file size; streamed, it stays near the chunk size.
 
+The server runs as in production: DEBUG off and a SECRET_KEY (a random one
+unless the environment sets it); the export is read with an API token of a
+user the benchmark makes (and deletes). Goals (issue 13): at least 100,000
+rows/s on the issue's machine, whose COPY reference ran at 112,000 rows/s;
+a machine's COPY speed bounds its export, so the goal here is stated against
+the reference measured in the same run: at least GOAL_RATIO (100/112) of it,
+rounds interleaved and the medians compared. Also: the first byte within
+0.3 s, and flat memory (peak growth under 64 MiB while the file is larger).
+
 The benchmark's rows hang off one device and one model named ``bench-export``;
 they are deleted at the end unless ``--keep`` is given.
 
@@ -27,12 +36,15 @@ import argparse
 import hashlib
 import os
 import random
+import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "bench-export"
 PLANS = 20  # distinct plans the rows spread over
 BATCH = 5000
+GOAL_RATIO = 100_000 / 112_000  # the issue's goal over its machine's COPY reference
+FIRST_BYTE_GOAL_S = 0.3
+MEMORY_GOAL_MIB = 64
+MIB = 1024 * 1024
 
 
 def setup_django(media_root: str) -> None:
@@ -85,7 +101,20 @@ def load_results(rows: int) -> int:
         Result.objects.bulk_create(
             [random_result(rng, artifacts, device) for _ in range(min(BATCH, rows - start))]
         )
+    analyze()
     return device.pk
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics, as autovacuum would after a bulk load.
+
+    Without them the planner takes the new rows for one and joins them row by row,
+    then sorts 40 MB on disk: the reference and the export alike, at a third of the speed.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE measurements_result, measurements_artifact, measurements_device")
 
 
 def random_result(rng: random.Random, artifacts: list, device) -> object:
@@ -124,11 +153,23 @@ def random_result(rng: random.Random, artifacts: list, device) -> object:
 
 def delete_results() -> None:
     """Remove every row the benchmark made (results cascade from device and model)."""
+    from django.contrib.auth.models import User
+
     from measurements.models import Dataset, Device, DNNModel
 
     Device.objects.filter(name=NAME).delete()
     DNNModel.objects.filter(name=NAME).delete()
     Dataset.objects.filter(name=NAME).delete()
+    User.objects.filter(username=NAME).delete()  # and its token
+
+
+def reader_token() -> str:
+    """An API token of an ordinary (non-staff) user made for the benchmark."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user, _ = User.objects.get_or_create(username=NAME)
+    return Token.objects.get_or_create(user=user)[0].key
 
 
 def free_port() -> int:
@@ -138,8 +179,17 @@ def free_port() -> int:
 
 
 def start_server(port: int, media_root: str) -> subprocess.Popen:
-    """daphne serving webapp.asgi on ``port``; returns once it answers."""
-    env = {**os.environ, "MEDIA_ROOT": media_root, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    """daphne serving webapp.asgi on ``port`` as in production; returns once it answers.
+
+    Any HTTP answer counts (``/api/`` asks for a login: 401 or 403 is an answer).
+    """
+    env = {
+        **os.environ,
+        "MEDIA_ROOT": media_root,
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+    }
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
         + ["webapp.asgi:application"],
@@ -148,17 +198,32 @@ def start_server(port: int, media_root: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    try:
+        wait_for_answer(f"http://127.0.0.1:{port}/api/", server)
+    except SystemExit:
+        server.terminate()
+        raise
+    return server
+
+
+def wait_for_answer(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    """Return once ``url`` gives any HTTP answer: a 401 or 403 (a login asked for) is one.
+
+    Raises:
+        SystemExit: the server exited (with its error output), or stayed silent ``timeout`` s.
+    """
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/", timeout=2).read()
-            return server
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return  # an answer, if not a welcome
         except OSError:
             if server.poll() is not None:
                 raise SystemExit(f"daphne exited: {server.stderr.read().decode()}") from None
             time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("daphne did not answer within 60 s")
+    raise SystemExit(f"no answer from {url} within {timeout:.0f} s")
 
 
 def high_water_mark(pid: int) -> int:
@@ -192,16 +257,18 @@ class Sampler(threading.Thread):
 
 
 def export(
-    port: int, device_id: int, file_format: str, extra: str = ""
+    port: int, device_id: int, file_format: str, token: str, extra: str = ""
 ) -> tuple[int, int, float, float]:
     """Stream the export; returns bytes, lines, seconds to the first byte, and in all."""
     url = f"http://127.0.0.1:{port}/api/results/export?format={file_format}&device={device_id}"
-    url += extra
+    request = urllib.request.Request(url + extra, headers={"Authorization": f"Token {token}"})
     size = lines = 0
     first = None
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=600) as response:
-        while block := response.read(64 * 1024):
+    with urllib.request.urlopen(request, timeout=600) as response:
+        # read1: whatever has arrived (read(n) would wait for n bytes: the header line
+        # alone would not count as the first byte).
+        while block := response.read1(64 * 1024):
             first = first or time.perf_counter() - start
             size += len(block)
             lines += block.count(b"\n")
@@ -241,7 +308,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's rows")
-    parser.add_argument("--rounds", type=int, default=2, help="export/reference pairs timed")
+    parser.add_argument("--rounds", type=int, default=5, help="export/reference pairs timed")
     args = parser.parse_args()
     media_root = tempfile.mkdtemp(prefix="compresso-bench-")
     setup_django(media_root)
@@ -251,24 +318,25 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     device_id = load_results(args.rows)
+    token = reader_token()
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"loaded {args.rows} results in {time.perf_counter() - started:.1f} s")
     port = free_port()
     server = start_server(port, media_root)
     try:
-        export(port, device_id, args.format, "&threads=3")  # warm-up (no row has 3 threads)
+        export(port, device_id, args.format, token, "&threads=3")  # warm-up (no row: 3 threads)
         # The reference and the export, interleaved, so both run under the same load.
         rounds = []
         for _ in range(args.rounds):
             ref_bytes, ref_seconds = copy_reference(device_id)
-            got = export(port, device_id, args.format)
-            rounds.append((ref_seconds, got[3]))
+            got = export(port, device_id, args.format, token)
+            rounds.append((ref_seconds, got[3], got[2]))
         pid = server.pid
         idle = psutil.Process(pid).memory_info().rss
         exact = reset_high_water_mark(pid)
         sampler = Sampler(pid)
         sampler.start()
-        size, lines, first_byte, seconds = export(port, device_id, args.format)
+        size, lines, first_byte, seconds = export(port, device_id, args.format, token)
         sampler.running = False
         sampler.join()
         peak = high_water_mark(pid) if exact else sampler.peak
@@ -277,23 +345,46 @@ def main() -> None:
         server.wait(timeout=30)
         if not args.keep:
             delete_results()
-    mib = 1024 * 1024
-    print(f"exported {args.rows} rows as {args.format}: {size / mib:.1f} MiB, {lines} lines")
-    print(f"first byte after {first_byte * 1000:.0f} ms; all in {seconds:.2f} s")
-    print(f"rows per second: {args.rows / seconds:,.0f}")
-    print("\nInterleaved with the reference (COPY ... TO STDOUT CSV of the same rows' columns,")
-    print("read in this process), goal >= 100,000 rows/s:")
-    for i, (ref, took) in enumerate(rounds, start=1):
-        ref_rate, rate = args.rows / ref, args.rows / took
-        print(
-            f"  round {i}: export {rate:,.0f} rows/s, COPY reference {ref_rate:,.0f} rows/s, "
-            f"ratio {rate / ref_rate:.2f}, goal met: {'yes' if rate >= 100_000 else 'NO'}"
-        )
-    print(f"  reference CSV size: {ref_bytes / (1024 * 1024):.1f} MiB")
-    print(f"server RSS before the export: {idle / mib:.1f} MiB")
+    print(f"exported {args.rows} rows as {args.format}: {size / MIB:.1f} MiB, {lines} lines")
+    print(f"last export: first byte after {first_byte * 1000:.0f} ms; all in {seconds:.2f} s")
+    print(f"reference CSV (COPY): {ref_bytes / MIB:.1f} MiB")
+    report_rounds(args.rows, rounds)
+    growth = max(peak - idle, 0) / MIB  # the reset can leave VmHWM a page under the RSS
     source = "VmHWM" if exact else "sampled every 10 ms"
-    print(f"server peak RSS during the export: {peak / mib:.1f} MiB ({source})")
-    print(f"sampled peak RSS: {sampler.peak / mib:.1f} MiB; growth {(peak - idle) / mib:.1f} MiB")
+    memory_goal = f"< {MEMORY_GOAL_MIB} MiB (file {size / MIB:.0f} MiB)"
+    met = growth < MEMORY_GOAL_MIB
+    _line(f"server RSS growth ({source})", f"{growth:.1f} MiB", memory_goal, met)
+    print(f"server RSS before the export {idle / MIB:.1f} MiB, peak {peak / MIB:.1f} MiB")
+    print(f"(sampled peak {sampler.peak / MIB:.1f} MiB)")
+    print(f"Load average while timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
+
+
+def report_rounds(rows: int, rounds: list[tuple[float, float, float]]) -> None:
+    """Each round beside its reference, then the medians against the goals."""
+    print("\nInterleaved with the reference (COPY ... TO STDOUT CSV of the same rows' columns,")
+    print("read in this process):")
+    for i, (ref, took, first) in enumerate(rounds, start=1):
+        ref_rate, rate = rows / ref, rows / took
+        print(
+            f"  round {i}: export {rate:,.0f} rows/s (first byte {first * 1000:.0f} ms), "
+            f"COPY reference {ref_rate:,.0f} rows/s, ratio {rate / ref_rate:.2f}"
+        )
+    rate = statistics.median(rows / took for _, took, _ in rounds)
+    ref_rate = statistics.median(rows / ref for ref, _, _ in rounds)
+    first = statistics.median(first for _, _, first in rounds)
+    goal = GOAL_RATIO * ref_rate
+    ratio = rate / ref_rate
+    print(f"  median: export {rate:,.0f} rows/s, COPY {ref_rate:,.0f} rows/s, ratio {ratio:.2f}")
+    print(f"\n{'figure':<34}{'measured':>14}{'goal':>30}  met")
+    relative = f">= {goal:,.0f} ({GOAL_RATIO:.2f} x COPY)"
+    _line("rows/s (median)", f"{rate:,.0f}", relative, rate >= goal)
+    _line("  on the issue's machine's scale", f"{rate:,.0f}", ">= 100,000", rate >= 100_000)
+    first_goal = f"< {FIRST_BYTE_GOAL_S * 1000:.0f} ms"
+    _line("first byte (median)", f"{first * 1000:.0f} ms", first_goal, first < FIRST_BYTE_GOAL_S)
+
+
+def _line(label: str, measured: str, goal: str, met: bool) -> None:
+    print(f"{label:<34}{measured:>14}{goal:>30}  {'yes' if met else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -1,64 +1,86 @@
-"""The non-dominated results of a queryset over two metrics, computed by the database.
+"""The non-dominated results of a queryset over two metrics, and a faithful sample of them.
 
-Over 100,000 results, fetching every pair into Python and sorting there costs
-more than the whole answer may (the API's goal is 150 ms); the database sorts
-them in one pass instead and returns only the front's ids. The rule is
-``measurements.pareto.pareto_front``'s, over one point per plan: for each
-(artifact, device, threads) only the newest stored result with both figures
-counts, so a plan imported or measured twice is never listed twice. Exact
-duplicates of a front point (different plans, same figures) are all kept.
+The rule is ``measurements.pareto.pareto_front``'s, over one point per plan:
+for each (artifact, device, threads) only the newest stored result (highest
+id) with both figures counts, so a plan imported or measured twice is never
+listed twice. Exact duplicates of a front point (different plans, same
+figures) are all kept.
 
-Portable SQL (window functions, CTEs): PostgreSQL and SQLite alike.
+Over 100,000 results the database would sort them three times (newest per
+plan, the front's order, the twins); instead six numbers per result are read
+in one round trip (``measurements.column_arrays``) and NumPy does the rest:
+one sort per step, no Python loop per point. A missing (NULL or NaN) figure
+leaves a result out.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from django.core.exceptions import EmptyResultSet
-from django.db import connections, transaction
+import numpy as np
 from django.db.models import QuerySet
 
-from measurements.pareto import Metric
-
-# With points sorted by (x, y), a point is on the front when its y beats the y of every
-# point before it; an identical twin of a front point stays too (MAX over the twins). The
-# frame grows from a fixed start, so each window is one incremental pass (O(n log n)).
-_FRONT_SQL = """
-WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
-newest AS (
-    SELECT pk, device, x * {sx} AS cx, y * {sy} AS cy,
-           ROW_NUMBER() OVER (PARTITION BY artifact, threads, device ORDER BY pk DESC) AS n
-    FROM found
-),
-ranked AS (
-    SELECT pk, device, cx, cy, COUNT(*) OVER () AS candidates, MIN(cy) OVER (
-        {partition} ORDER BY cx, cy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ) AS best
-    FROM newest WHERE n = 1
-),
-flagged AS (
-    SELECT pk, device, candidates, MAX(CASE WHEN best IS NULL OR cy < best THEN 1 ELSE 0 END)
-        OVER (PARTITION BY {twins}cx, cy) AS front
-    FROM ranked
-)
-SELECT pk, device, candidates FROM flagged WHERE front = 1
-"""
+from measurements.column_arrays import FLOAT, INT, column_arrays
+from measurements.pareto import Metric, first_of_runs, front_mask, narrow
 
 
-def _roomy(cursor: Any) -> None:
-    # 100,000 candidates sort in memory with 64 MB, not through temporary files (4 MB default);
-    # SET LOCAL lasts until the end of the enclosing transaction only.
-    if cursor.db.vendor == "postgresql":
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+@dataclass(frozen=True)
+class Points:
+    """The candidates of a front: the newest result with both figures of each plan.
+
+    Attributes:
+        pk, device: the result's and its device's ids.
+        x, y: the two figures, as stored (not flipped for "max" goals).
+        total: how many results the queryset matched (with or without figures).
+        with_both: how many of them had both figures (``with_both - len(pk)``
+            were superseded by a newer result of the same plan).
+    """
+
+    pk: np.ndarray
+    device: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    total: int
+    with_both: int
+
+    def __len__(self) -> int:
+        return len(self.pk)
 
 
-def _inner(results: QuerySet, x: Metric, y: Metric) -> tuple[str, tuple]:
-    """The candidates' SQL; raises EmptyResultSet for a queryset that can match nothing."""
-    both = results.filter(**{f"{x.field}__isnull": False, f"{y.field}__isnull": False})
-    columns = ("pk", "artifact_id", "device_id", "num_threads", x.field, y.field)
-    query = both.order_by().values_list(*columns).query
-    return query.sql_with_params()
+def candidates(results: QuerySet, x: Metric, y: Metric) -> Points:
+    """The newest result with both figures of each (artifact, device, threads) in ``results``."""
+    found = column_arrays(
+        results,
+        {
+            "pk": ("pk", INT),
+            "artifact": ("artifact_id", INT),
+            "device": ("device_id", INT),
+            "threads": ("num_threads", INT),
+            "x": (x.field, FLOAT),
+            "y": (y.field, FLOAT),
+        },
+    )
+    both = np.flatnonzero(~(np.isnan(found["x"]) | np.isnan(found["y"])))
+    plan = [found[name][both] for name in ("artifact", "threads", "device")]
+    kept = both[newest_of_each(found["pk"][both], *plan)]
+    return Points(
+        pk=found["pk"][kept],
+        device=found["device"][kept],
+        x=found["x"][kept],
+        y=found["y"][kept],
+        total=len(found["pk"]),
+        with_both=len(both),
+    )
+
+
+def front_of_points(
+    points: Points, x: Metric, y: Metric, per_device: bool = False
+) -> list[tuple[int, int]]:
+    """(result id, device id) of every front point, in no particular order."""
+    cx = points.x * (-1.0 if x.goal == "max" else 1.0)
+    cy = points.y * (-1.0 if y.goal == "max" else 1.0)
+    on = front_mask(cx, cy, points.device if per_device else None)
+    return list(zip(points.pk[on].tolist(), points.device[on].tolist(), strict=True))
 
 
 def front_ids(
@@ -75,75 +97,54 @@ def front_ids(
         The front's (result id, device id) pairs, and how many plans (per device and
         thread count) had a result with both figures.
     """
-    try:
-        inner, params = _inner(results, x, y)
-    except EmptyResultSet:  # e.g. .none(): no dataset chosen
-        return [], 0
-    sql = _FRONT_SQL.format(
-        inner=inner,
-        sx=-1.0 if x.goal == "max" else 1.0,
-        sy=-1.0 if y.goal == "max" else 1.0,
-        partition="PARTITION BY device" if per_device else "",
-        twins="device, " if per_device else "",
-    )
-    with transaction.atomic(using=results.db), connections[results.db].cursor() as cursor:
-        _roomy(cursor)
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [(int(pk), int(device)) for pk, device, _ in rows], int(rows[0][2]) if rows else 0
+    points = candidates(results, x, y)
+    return front_of_points(points, x, y, per_device), len(points)
 
 
-# One result per grid cell per device, the newest: a faithful picture of where results lie.
-_SAMPLE_SQL = """
-WITH found (pk, artifact, device, threads, x, y) AS ({inner}),
-newest AS (
-    SELECT pk, device, CAST(x AS DOUBLE PRECISION) AS x, CAST(y AS DOUBLE PRECISION) AS y,
-           ROW_NUMBER() OVER (PARTITION BY artifact, threads, device ORDER BY pk DESC) AS n
-    FROM found
-),
-kept AS (SELECT pk, device, x, y FROM newest WHERE n = 1),
-bounded AS (
-    SELECT pk, device, x, y, MIN(x) OVER () AS x0, MAX(x) OVER () - MIN(x) OVER () AS dx,
-           MIN(y) OVER () AS y0, MAX(y) OVER () - MIN(y) OVER () AS dy
-    FROM kept
-),
-cells AS (
-    SELECT pk, ROW_NUMBER() OVER (
-        PARTITION BY device, {floor}((x - x0) * {grid} / NULLIF(dx, 0){as_int}),
-                     {floor}((y - y0) * {grid} / NULLIF(dy, 0){as_int})
-        ORDER BY pk DESC
-    ) AS k
-    FROM bounded
-)
-SELECT pk FROM cells WHERE k = 1
-"""
-_NEWEST_SQL = (
-    _SAMPLE_SQL[: _SAMPLE_SQL.index("bounded AS")].rstrip().rstrip(",")
-    + """
-SELECT pk FROM kept
-"""
-)
+def sample_of_points(points: Points, grid: int | None) -> list[int]:
+    """Result ids, one per cell of a ``grid`` x ``grid`` split of the plot, per device.
+
+    The cells split the range of all the points (every device's); of each cell
+    the newest result. At most ``grid``² ids per device; every point's id when
+    ``grid`` is None.
+    """
+    if grid is None or not len(points):
+        return points.pk.tolist()
+    # Just under grid: the largest value falls in the last cell, not one past it.
+    scale = float(grid) * 0.999999
+    cells = [_cells(values, scale) for values in (points.x, points.y)]
+    return points.pk[newest_of_each(points.pk, points.device, *cells)].tolist()
+
+
+def newest_of_each(pk: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Indices of the highest ``pk`` of each distinct tuple of ``keys``."""
+    if not len(pk):
+        return np.zeros(0, dtype=np.int64)
+    key = combined(*keys)
+    order = np.argsort(-pk)
+    order = order[np.argsort(key[order], kind="stable")]  # by key, newest first within
+    return order[first_of_runs(key[order])]
+
+
+def combined(*keys: np.ndarray) -> np.ndarray:
+    """One int64 per row that is equal for two rows exactly when all ``keys`` are."""
+    out = np.zeros(len(keys[0]), dtype=np.int64)
+    for key in keys:
+        key = narrow(key).astype(np.int64)
+        if (int(out.max()) + 1) * (int(key.max()) + 1) >= 2**62:  # would overflow: rank first
+            out = np.unique(out, return_inverse=True)[1].reshape(-1)
+            key = np.unique(key, return_inverse=True)[1].reshape(-1)
+        out = out * (int(key.max()) + 1) + key
+    return out
+
+
+def _cells(values: np.ndarray, scale: float) -> np.ndarray:
+    low, span = values.min(), values.max() - values.min()
+    if span == 0:
+        return np.zeros(len(values), dtype=np.int64)
+    return np.floor((values - low) * scale / span).astype(np.int64)
 
 
 def sample_ids(results: QuerySet, x: Metric, y: Metric, grid: int | None) -> list[int]:
-    """Result ids, one per cell of a ``grid`` x ``grid`` split of the plot, per device.
-
-    Of each plan's results only the newest with both figures counts (as on the
-    front); of each cell the newest. At most ``grid``² ids per device; every
-    plan's newest when ``grid`` is None.
-    """
-    try:
-        inner, params = _inner(results, x, y)
-    except EmptyResultSet:
-        return []
-    sql = _NEWEST_SQL if grid is None else _SAMPLE_SQL
-    with transaction.atomic(using=results.db), connections[results.db].cursor() as cursor:
-        # Just under grid: the largest value falls in the last cell, not one past it.
-        # PostgreSQL's CAST rounds, SQLite's truncates (and may lack FLOOR): a cell index each.
-        floor = ("FLOOR", "") if cursor.db.vendor == "postgresql" else ("CAST", " AS INTEGER")
-        grid_sql = sql.format(
-            inner=inner, grid=float(grid or 0) * 0.999999, floor=floor[0], as_int=floor[1]
-        )
-        _roomy(cursor)
-        cursor.execute(grid_sql, params)
-        return [int(pk) for (pk,) in cursor.fetchall()]
+    """``sample_of_points`` over the candidates of ``results``."""
+    return sample_of_points(candidates(results, x, y), grid)

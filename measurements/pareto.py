@@ -83,21 +83,69 @@ def pareto_front(points: Sequence[Sequence[float]], goals: Sequence[str]) -> lis
 
 
 def _front_2d(costs: np.ndarray) -> list[int]:
-    # Sorted by x then y, a point is on the front when its y is below every y
-    # seen so far, or when it duplicates the front point just before it.
-    # Plain Python floats in the loop: indexing NumPy scalars is several times slower.
-    order = np.lexsort((costs[:, 1], costs[:, 0])).tolist()
-    rows = costs.tolist()
-    front: list[int] = []
-    best_y = float("inf")
-    for i in order:
-        x, y = rows[i]
-        if y < best_y:
-            front.append(i)
-            best_y = y
-        elif front and rows[front[-1]] == [x, y]:
-            front.append(i)
-    return front
+    return np.flatnonzero(front_mask(costs[:, 0], costs[:, 1])).tolist()
+
+
+def front_mask(cx: np.ndarray, cy: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Which points are non-dominated within their group, both costs minimised.
+
+    Sorted by x, a point is on its group's front when its y is the lowest of
+    the points sharing its x (an exact twin of such a point stays too) and
+    below every y of a smaller x. One sort by x (plus a stable one by group)
+    and cumulative minima: O(n log n), no Python loop per point, and no
+    sort on a second float key (NumPy's lexsort on floats costs 60 ms at
+    100,000 points, more than everything else here together).
+
+    Args:
+        cx: the first cost of each point (no NaN).
+        cy: the second cost of each point (no NaN).
+        groups: an integer per point (e.g. its device); None for one front over all.
+
+    Returns:
+        A boolean array, True for the points on their group's front.
+    """
+    count = len(cx)
+    if not count:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(cx)  # unstable: ties in x are settled by the runs below
+    g = np.zeros(count, dtype=np.int64)
+    if groups is not None:
+        small = narrow(np.asarray(groups))
+        order = order[np.argsort(small[order], kind="stable")]
+        g = small[order]
+    sx, sy = cx[order], cy[order]
+    run_first = first_of_runs(g, sx)  # a run: one group, one x
+    starts = np.flatnonzero(run_first)
+    run_best = np.minimum.reduceat(sy, starts)
+    before = np.empty(len(starts))  # the lowest y of the group's earlier runs
+    group_starts = np.flatnonzero(first_of_runs(g[starts]))
+    for first, stop in zip(group_starts, [*group_starts[1:], len(starts)], strict=True):
+        before[first] = np.inf
+        before[first + 1 : stop] = np.minimum.accumulate(run_best[first : stop - 1])
+    run = np.cumsum(run_first) - 1
+    mask = np.zeros(count, dtype=bool)
+    mask[order] = (sy == run_best[run]) & (run_best[run] < before[run])
+    return mask
+
+
+def narrow(values: np.ndarray) -> np.ndarray:
+    """Integers as their offsets from the smallest, in 16 bits when they fit.
+
+    NumPy sorts 16-bit integers stably by radix, six times faster than int64.
+    """
+    if not len(values):
+        return values
+    offsets = values - values.min()
+    return offsets.astype(np.uint16) if offsets.max() < 2**16 else offsets
+
+
+def first_of_runs(*columns: np.ndarray) -> np.ndarray:
+    """True for each row of sorted ``columns`` that differs from the row before it."""
+    first = np.zeros(len(columns[0]), dtype=bool)
+    first[:1] = True
+    for column in columns:
+        first[1:] |= column[1:] != column[:-1]
+    return first
 
 
 def _front_nd(costs: np.ndarray) -> list[int]:

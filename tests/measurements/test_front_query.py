@@ -1,7 +1,8 @@
-"""The database's front is pareto_front's, over the newest result of each plan."""
+"""The front over a queryset is pareto_front's, over the newest result of each plan."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -47,3 +48,38 @@ def test_it_matches_pareto_front_over_the_newest_result_of_each_plan():
     assert set(sample_ids(Result.objects.all(), x, y, None)) == {r.pk for r in kept}
     sampled = sample_ids(Result.objects.all(), x, y, 2)
     assert 0 < len(sampled) <= 2 * 2 * len(devices) and set(sampled) <= {r.pk for r in kept}
+
+
+def test_it_samples_the_newest_result_of_each_grid_cell_per_device():
+    rng = random.Random(5)
+    model = make_model()
+    devices = [make_device(), make_device()]
+    artifacts = [make_artifact(model=model, plan=make_plan(f"W1f(k={i})@fc1")) for i in range(30)]
+    for _ in range(200):
+        Result.objects.create(
+            artifact=rng.choice(artifacts),
+            device=rng.choice(devices),
+            num_threads=1,
+            latency_mean_ms=rng.uniform(1.0, 9.0),
+            accuracy=rng.uniform(0.5, 0.9),
+        )
+    x, y = METRICS["latency"], METRICS["accuracy"]
+    newest: dict[tuple, Result] = {}
+    for r in Result.objects.order_by("pk"):
+        newest[(r.artifact_id, r.device_id, r.num_threads)] = r
+    kept = list(newest.values())
+    grid = 3
+    low_x, low_y = min(r.latency_mean_ms for r in kept), min(r.accuracy for r in kept)
+    span_x = max(r.latency_mean_ms for r in kept) - low_x
+    span_y = max(r.accuracy for r in kept) - low_y
+    scale = grid * 0.999999
+    cells: dict[tuple, int] = {}
+    for r in kept:
+        cell = (
+            r.device_id,
+            math.floor((r.latency_mean_ms - low_x) * scale / span_x),
+            math.floor((r.accuracy - low_y) * scale / span_y),
+        )
+        cells[cell] = max(cells.get(cell, 0), r.pk)
+    assert sorted(sample_ids(Result.objects.all(), x, y, grid)) == sorted(cells.values())
+    assert max(cell[1] for cell in cells) == grid - 1  # the largest value is in the last cell

@@ -1,9 +1,10 @@
 import itertools
 import random
 
+import numpy as np
 import pytest
 
-from measurements.pareto import METRICS, get_metric, pareto_front
+from measurements.pareto import METRICS, front_mask, get_metric, pareto_front
 
 
 def brute_force(points, goals):
@@ -50,3 +51,27 @@ def test_it_names_unknown_goals_and_metrics():
 def test_it_defines_every_metric_pair_the_dashboard_offers():
     for a, b in itertools.permutations(METRICS, 2):
         assert {METRICS[a].goal, METRICS[b].goal} <= {"min", "max"}
+
+
+def test_it_finds_each_groups_front_as_brute_force_does_on_random_floats():
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        n = int(rng.integers(1, 400))
+        # Half coarse (ties, exact twins), half fine floats; a few groups.
+        coarse = rng.integers(0, 6, size=(n, 2)).astype(float)
+        fine = rng.uniform(0, 1, size=(n, 2))
+        costs = np.where(rng.random((n, 1)) < 0.5, coarse, fine)
+        groups = rng.integers(100, 104, size=n)
+        got = front_mask(costs[:, 0], costs[:, 1], groups)
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            points = [tuple(costs[i]) for i in members]
+            expected = {int(members[i]) for i in brute_force(points, ("min", "min"))}
+            assert set(np.flatnonzero(got & (groups == group)).tolist()) == expected
+        whole = brute_force([tuple(row) for row in costs], ("min", "min"))
+        assert np.flatnonzero(front_mask(costs[:, 0], costs[:, 1])).tolist() == whole
+
+
+def test_it_gives_an_empty_front_for_no_points():
+    assert front_mask(np.zeros(0), np.zeros(0)).tolist() == []
+    assert front_mask(np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)).tolist() == []

@@ -1,9 +1,10 @@
 """GET /api/pareto: the non-dominated results for a filter and a metric pair.
 
 The front follows ``measurements.pareto.pareto_front``'s rule over the
-metrics of ``measurements.pareto.METRICS``, computed by the database
-(``measurements.front_query``) over one point per plan; ``front_of`` is the
-query side, shared by any caller with a queryset of results.
+metrics of ``measurements.pareto.METRICS``, over one point per plan
+(``measurements.front_query``: six numbers a result read in one round trip,
+the front found by NumPy); ``front_of`` is the query side, shared by any
+caller with a queryset of results.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from measurements.column_arrays import with_ids
 from measurements.front_query import front_ids
 from measurements.models import Result
 from measurements.pareto import METRICS, Metric, get_metric
@@ -32,15 +34,14 @@ def front_of(results: QuerySet, metrics: Sequence[Metric]) -> tuple[list[Result]
 
     One point per plan: of the results of one artifact on one device at one
     thread count, only the newest with both figures counts
-    (``measurements.front_query``, computed by the database).
+    (``measurements.front_query``).
 
     Returns:
         The front, and how many plans had a result with both figures (the candidates).
     """
     x, y = metrics
     chosen, candidates = front_ids(results, x, y)
-    by_pk = RESULT_QUERYSET.in_bulk([pk for pk, _ in chosen])
-    front = list(by_pk.values())
+    front = list(with_ids(RESULT_QUERYSET, [pk for pk, _ in chosen]))
     front.sort(key=lambda r: (_value(r, x), r.pk))
     return front, candidates
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
 from django.http import QueryDict
 
 from compression.selection.budgets import Budgets
-from measurements.front_query import front_ids, sample_ids
+from measurements import front_query
+from measurements.column_arrays import with_ids
 from measurements.models import Result
-from measurements.pareto import Metric, pareto_front
+from measurements.pareto import Metric
 from webapp.dashboard.analysis import params, queries, scope, units
 from webapp.dashboard.analysis.pareto_budgets import (
     Limit,
@@ -99,9 +99,10 @@ class Explorer:
 def explore(query: QueryDict) -> Explorer:
     """Read the page's filters, its results, and each device's front.
 
-    The fronts and counts cover every result in scope (computed by the
-    database, one point per plan); above MAX_POINTS the plot draws a sample,
-    the newest result of each cell of a grid over the plot, per device.
+    The fronts and counts cover every result in scope, one point per plan
+    (``measurements.front_query``: six numbers a result, read once); above
+    MAX_POINTS the plot draws a sample, the newest result of each cell of a
+    grid over the plot, per device.
 
     Raises:
         BadQuery: an unknown metric, a malformed id, or a bad budget.
@@ -113,19 +114,17 @@ def explore(query: QueryDict) -> Explorer:
         size=params.optional_metric(query, "size", SIZE_METRICS),
         budgets=budgets_from_query(query),
     )
-    results = page.scope.results()
-    both = Q(**{f"{page.x.field}__isnull": False, f"{page.y.field}__isnull": False})
-    counts = results.aggregate(total=Count("pk"), both=Count("pk", filter=both))
-    fronts, candidates = front_ids(results, page.x, page.y, per_device=True)
-    page.unplotted = counts["total"] - counts["both"]
-    page.superseded = counts["both"] - candidates
+    points = front_query.candidates(page.scope.results(), page.x, page.y)
+    fronts = front_query.front_of_points(points, page.x, page.y, per_device=True)
+    page.unplotted = points.total - points.with_both
+    page.superseded = points.with_both - len(points)
     grid = None
-    if candidates > MAX_POINTS:
+    if len(points) > MAX_POINTS:
         devices = len({device for _, device in fronts}) or 1
         grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
-        page.sampled_from = candidates
-    shown = {*sample_ids(results, page.x, page.y, grid), *(pk for pk, _ in fronts)}
-    found = list(Result.objects.filter(pk__in=shown).values(*queries.ROW_FIELDS))
+        page.sampled_from = len(points)
+    shown = {*front_query.sample_of_points(points, grid), *(pk for pk, _ in fronts)}
+    found = list(with_ids(Result.objects.order_by(), shown).values(*queries.ROW_FIELDS))
     _place(page, found, {pk for pk, _ in fronts})
     return page
 
@@ -148,35 +147,6 @@ def _place(page: Explorer, found: list[Row], front_pks: set[int]) -> None:
             page.fronts.setdefault(point.device, []).append(point)
     for front in page.fronts.values():
         front.sort(key=lambda p: (p.row[page.x.field], p.pk))
-
-
-def newest_with(rows: list[Row], x_field: str, y_field: str) -> list[Row]:
-    """One row per plan of a model on a device at a thread count: the newest with both figures.
-
-    A plan measured (or imported) twice is one point, never two on a front;
-    rows without both figures are kept only where no row of theirs has both.
-    """
-    chosen: dict[tuple[int, int, int], Row] = {}
-    lacking: list[Row] = []
-    for row in rows:
-        x, y = row[x_field], row[y_field]
-        if x is None or y is None or x != x or y != y:
-            lacking.append(row)
-            continue
-        key = (row["artifact_id"], row["device_id"], row["num_threads"])
-        if key not in chosen or chosen[key]["pk"] < row["pk"]:  # the newest stored wins
-            chosen[key] = row
-    keys = {(r["artifact_id"], r["device_id"], r["num_threads"]) for r in chosen.values()}
-    unplotted = [
-        r for r in lacking if (r["artifact_id"], r["device_id"], r["num_threads"]) not in keys
-    ]
-    return [*chosen.values(), *unplotted]
-
-
-def front(points: list[Point], x: Metric, y: Metric) -> list[Point]:
-    """The non-dominated points of one device, by increasing x (ties by result id)."""
-    chosen = pareto_front([(p.row[x.field], p.row[y.field]) for p in points], [x.goal, y.goal])
-    return sorted((points[i] for i in chosen), key=lambda p: (p.row[x.field], p.pk))
 
 
 def show(metric: Metric, value: object) -> str:

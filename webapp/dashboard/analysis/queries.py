@@ -284,20 +284,6 @@ def normalise(row: Row, base: Row) -> Normalised:
     return Normalised(row, base)
 
 
-def normalised(results: QuerySet[Result]) -> tuple[list[Normalised], int, dict[int, PlanInfo]]:
-    """Every compressed result of ``results`` normalised to its baseline.
-
-    Returns:
-        The normalised rows, how many compressed results had no baseline in
-        ``results``, and the plans they use.
-    """
-    base = baselines(results)
-    compressed = rows(results.exclude(artifact__plan__canonical=BASELINE))
-    info = plans({r["artifact__plan_id"] for r in compressed})
-    out = [normalise(r, base[key(r)]) for r in compressed if key(r) in base]
-    return out, len(compressed) - len(out), info
-
-
 def result_row(result: Result) -> Row:
     """One result as a ROW_FIELDS dict, for the pure helpers above."""
     return Result.objects.filter(pk=result.pk).values(*ROW_FIELDS).get()

@@ -1,9 +1,12 @@
 """Seed 004 table 4: one dense-layer technique on fc1, fc2 with one conv technique on conv2."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from compression.plan import Plan, apply_plan
+from compression.techniques import w2
 from compression.training import FineTune
 
 CONV_CODES = ("W1c", "C1", "C2", "C3", "L1", "L2")
@@ -15,6 +18,29 @@ FC_STEPS = {
     "L3": "L3",
 }
 PAIRS = [f"{conv}@conv2 + {fc_step}" for fc_step in FC_STEPS.values() for conv in CONV_CODES]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _learn_each_w2_dictionary_once():
+    """W2's dictionary learning takes seconds per layer and is a pure function of the
+    kernel and its settings (seeded). Six pairs code the same fc1 and fc2 of alexnet, so
+    each distinct kernel is learned once here and every later pair gets copies of the
+    same factors it would have learned; tests/compression/test_w2.py tests the learning.
+    """
+    learned: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    learn = w2.sparse_factors
+
+    def learn_once(kernel, k, alpha, seed=0):
+        kernel = np.asarray(kernel)
+        digest = hashlib.sha256(kernel.tobytes()).hexdigest()
+        key = (kernel.shape, kernel.dtype.str, digest, k, alpha, seed)
+        if key not in learned:
+            learned[key] = learn(kernel, k, alpha, seed)
+        return tuple(factor.copy() for factor in learned[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(w2, "sparse_factors", learn_once)
+        yield learned
 
 
 def changed(result, original, name: str) -> bool:

@@ -70,7 +70,7 @@ class SearchesMixin:
 class SearchListView(SearchesMixin, APIView):
     """The caller's searches (staff: everyone's), newest first."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="recommend_searches_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         from measurements.recommend import finite_json
 
@@ -83,7 +83,10 @@ class SearchListView(SearchesMixin, APIView):
 class SearchDetailView(SearchesMixin, APIView):
     """A search's progress; each look advances it one step."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="recommend_searches_retrieve",
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request, pk: int) -> Response:
         from measurements.recommend import finite_json
 

@@ -9,10 +9,44 @@ subclasses decide what to ask next.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 from compression.selection.candidates import Candidate
 from compression.selection.reasons import missing_figures, missing_plans, plan_list, unevaluated
+
+
+@dataclass(frozen=True)
+class EvaluationBudget:
+    """How many plans a search may ask for: its settings' shared part.
+
+    Attributes:
+        seed: makes the search reproducible.
+        max_evaluations: plans to ask for at most; None = ``share`` of the plans, but
+            at least ``min_evaluations``.
+        share: the default evaluation budget as a share of the plans, 0..1.
+        min_evaluations: the default budget's floor.
+    """
+
+    seed: int = 0
+    max_evaluations: int | None = None
+    share: float = 0.25
+    min_evaluations: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"share must be in (0, 1]. Received: share={self.share!r}")
+        if self.max_evaluations is not None and self.max_evaluations < 1:
+            raise ValueError(
+                f"max_evaluations must be at least 1. Received: "
+                f"max_evaluations={self.max_evaluations!r}"
+            )
+
+    def budget(self, plans: int) -> int:
+        """The evaluation budget for ``plans`` plans."""
+        wanted = self.max_evaluations or max(math.ceil(self.share * plans), self.min_evaluations)
+        return max(1, min(wanted, plans))
 
 
 class AskTellSearch:

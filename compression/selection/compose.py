@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from compression.selection.ask_tell import AskTellSearch
+from compression.selection.ask_tell import AskTellSearch, EvaluationBudget
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.composition import CompositionModel, Prediction, steps_of
@@ -46,14 +46,11 @@ STARTS = ("baseline", "singles")
 
 
 @dataclass(frozen=True)
-class ComposeConfig:
-    """Search settings.
+class ComposeConfig(EvaluationBudget):
+    """Search settings (the evaluation budget's, and these).
 
     Attributes:
         seed: kept for the strategies' common signature; the search is deterministic.
-        max_evaluations: plans to ask for at most; None = ``share`` of the plans, but
-            at least ``min_evaluations``.
-        share: the default evaluation budget as a share of the plans, 0..1.
         min_evaluations: the default budget's floor: on a small table a quarter of
             the plans is too few to learn the techniques' effects (it is below a
             quarter of any table of 40 plans or more).
@@ -62,21 +59,12 @@ class ComposeConfig:
             singles or pairs) or "singles" (the baseline and every technique alone first).
     """
 
-    seed: int = 0
-    max_evaluations: int | None = None
-    share: float = 0.25
     min_evaluations: int = 10
     tolerance: float = 1e-4
     start: str = "baseline"
 
     def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError(f"share must be in (0, 1]. Received: share={self.share!r}")
-        if self.max_evaluations is not None and self.max_evaluations < 1:
-            raise ValueError(
-                f"max_evaluations must be at least 1. Received: "
-                f"max_evaluations={self.max_evaluations!r}"
-            )
+        super().__post_init__()
         if self.start not in STARTS:
             raise ValueError(
                 f"start must be one of {', '.join(STARTS)}. Received: start={self.start!r}"
@@ -85,11 +73,6 @@ class ComposeConfig:
             raise ValueError(
                 f"tolerance cannot be negative. Received: tolerance={self.tolerance!r}"
             )
-
-    def budget(self, plans: int) -> int:
-        """The evaluation budget for ``plans`` plans."""
-        wanted = self.max_evaluations or max(math.ceil(self.share * plans), self.min_evaluations)
-        return max(1, min(wanted, plans))
 
 
 class ComposeSearch(AskTellSearch):

@@ -21,14 +21,13 @@ the same history always gives the same next plan.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from compression.selection.ask_tell import AskTellSearch
+from compression.selection.ask_tell import AskTellSearch, EvaluationBudget
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.evaluator import Evaluator
@@ -46,38 +45,21 @@ MAX_EXCESS = 1e3
 
 
 @dataclass(frozen=True)
-class TPEConfig:
-    """Search settings.
+class TPEConfig(EvaluationBudget):
+    """Search settings (the evaluation budget's, and these).
 
     Attributes:
-        seed: makes the search reproducible.
-        max_evaluations: plans to ask for at most; None = ``share`` of the plans.
-        share: the default evaluation budget as a share of the plans, 0..1.
         startup: random plans before TPE models the results; None = a third of the budget.
         ei_candidates: samples TPE draws to pick each proposal from.
     """
 
-    seed: int = 0
-    max_evaluations: int | None = None
-    share: float = 0.25
     startup: int | None = None
     ei_candidates: int = 24
 
     def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError(f"share must be in (0, 1]. Received: share={self.share!r}")
-        if self.max_evaluations is not None and self.max_evaluations < 1:
-            raise ValueError(
-                f"max_evaluations must be at least 1. Received: "
-                f"max_evaluations={self.max_evaluations!r}"
-            )
+        super().__post_init__()
         if self.startup is not None and self.startup < 1:
             raise ValueError(f"startup must be at least 1. Received: startup={self.startup!r}")
-
-    def budget(self, plans: int) -> int:
-        """The evaluation budget for a space of ``plans`` plans."""
-        wanted = self.max_evaluations or math.ceil(self.share * plans)
-        return max(1, min(wanted, plans))
 
 
 class TPESearch(AskTellSearch):

@@ -229,13 +229,8 @@ def _evaluate(search: Search, plan: str, predictions: _Predictions) -> dict[str,
     from measurements.recommend import measured_candidate
 
     result = (
-        Result.objects.filter(
-            artifact__model=search.model,
-            artifact__plan__canonical=plan,
-            device=search.device,
-            num_threads=search.num_threads,
-            latency_mean_ms__isnull=False,
-        )
+        _of_plan(Result.objects, search, plan)
+        .filter(latency_mean_ms__isnull=False)
         .select_related("artifact__plan")
         .order_by("-created_at")
         .first()
@@ -255,23 +250,28 @@ def _queue(search: Search, plan: str) -> dict[str, Any]:
             [search.model], [plan], [search.device], [search.num_threads], user=search.owner
         )
     except ValueError as error:
-        return {**_entry(plan, FAILED), "note": f"could not be queued: {error}"}
+        return _entry(plan, FAILED, note=f"could not be queued: {error}")
     if jobs:
         return _entry(plan, PENDING, job=jobs[0].pk, queued=True)
     live = (
-        Job.objects.filter(
-            artifact__model=search.model,
-            artifact__plan__canonical=plan,
-            device=search.device,
-            num_threads=search.num_threads,
-        )
+        _of_plan(Job.objects, search, plan)
         .exclude(status__in=REQUEUABLE)
         .order_by("-created_at")
         .first()
     )
     if live is None:  # succeeded without a result (imported artifacts): nothing to wait on
-        return {**_entry(plan, FAILED), "note": "its job succeeded but stored no result"}
+        return _entry(plan, FAILED, note="its job succeeded but stored no result")
     return _entry(plan, PENDING, job=live.pk, queued=False)
+
+
+def _of_plan(manager: Any, search: Search, plan: str) -> Any:
+    """Rows (results or jobs) of ``plan`` on the search's model, device and thread count."""
+    return manager.filter(
+        artifact__model=search.model,
+        artifact__plan__canonical=plan,
+        device=search.device,
+        num_threads=search.num_threads,
+    )
 
 
 class _Predictions:

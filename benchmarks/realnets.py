@@ -42,7 +42,7 @@ from compression.baseline import train_baseline  # noqa: E402
 from compression.data import Dataset, load_digits  # noqa: E402
 from compression.errors import NotApplicableError  # noqa: E402
 from compression.export import to_tflite  # noqa: E402
-from compression.pipeline import compress  # noqa: E402
+from compression.pipeline import RECOVERY_POINTS, compress  # noqa: E402
 from compression.plan import Plan, PlanStep  # noqa: E402
 from compression.techniques import all_techniques, get_technique  # noqa: E402
 from compression.training import FineTune  # noqa: E402
@@ -130,6 +130,23 @@ def technique_row(
         "seconds": time.perf_counter() - started,
         "why": "",
     }
+
+
+def with_recovery(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with each applied row's accuracy gap to its network's baseline.
+
+    ``gap pts`` is percentage points below the baseline's ``.tflite`` accuracy
+    (negative: above it); ``recovered`` says "no" past the pipeline's threshold
+    (``RECOVERY_POINTS``), the same rule a stored result states beside its figure.
+    """
+    baselines = frame[frame["plan"] == "baseline"].set_index("net")["accuracy"]
+    gap = (frame["net"].map(baselines) - frame["accuracy"]) * 100.0
+    applied = (frame["outcome"] == "applied") & (frame["plan"] != "baseline") & gap.notna()
+    out = frame.copy()
+    out.insert(out.columns.get_loc("accuracy") + 1, "gap pts", gap.where(applied))
+    recovered = np.where(gap <= RECOVERY_POINTS, "yes", "no")
+    out.insert(out.columns.get_loc("gap pts") + 1, "recovered", np.where(applied, recovered, ""))
+    return out
 
 
 def _one_line(error: Exception) -> str:
@@ -256,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="compresso-realnets-") as scratch:
             for spec in args.nets or NETWORKS:
                 rows += sweep_network(spec, args, data, Path(scratch), done)
-        frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
+        frame = with_recovery(pd.DataFrame(rows).reindex(columns=COLUMNS))
     with pd.option_context("display.width", 300, "display.max_colwidth", ERROR_WIDTH):
         print(frame.round(3).to_string(index=False))
     if args.out and args.speedup:

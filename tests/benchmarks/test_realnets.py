@@ -43,3 +43,22 @@ def test_it_refuses_to_overwrite_a_table_without_resume(tmp_path, capsys):
         assert stop.code == 2
     assert "pass --resume" in capsys.readouterr().err
     assert out.read_text() == "net,plan\n"
+
+
+def test_it_says_beside_each_accuracy_whether_it_recovered_to_its_baseline():
+    frame = pd.DataFrame(
+        [
+            {"net": "A", "plan": "baseline", "outcome": "applied", "accuracy": 0.90},
+            {"net": "A", "plan": "Ps", "outcome": "applied", "accuracy": 0.88},
+            {"net": "A", "plan": "KD", "outcome": "applied", "accuracy": 0.10},
+            {"net": "A", "plan": "L3", "outcome": "refused", "accuracy": None},
+            {"net": "B", "plan": "baseline", "outcome": "applied", "accuracy": 0.50},
+            {"net": "B", "plan": "Ps", "outcome": "applied", "accuracy": 0.60},
+        ]
+    ).reindex(columns=realnets.COLUMNS)
+    table = realnets.with_recovery(frame)
+    assert list(table["recovered"]) == ["", "yes", "no", "", "", "yes"]
+    gaps = table["gap pts"].round(6).tolist()
+    assert gaps[1:3] == [2.0, 80.0] and gaps[5] == -10.0  # each against its own net's baseline
+    assert pd.isna(gaps[0]) and pd.isna(gaps[3])
+    assert table.columns.get_loc("gap pts") == table.columns.get_loc("accuracy") + 1

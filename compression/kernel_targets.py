@@ -50,6 +50,43 @@ def hidden_dense(model: keras.Model) -> list[keras.layers.Layer]:
     return [la for la in kernel_layers(model, ("Dense",)) if la.name not in outputs]
 
 
+def head_convs(model: keras.Model) -> list[keras.layers.Layer]:
+    """The 1x1 Conv2D layers of a network's head, which are Dense layers in all but name.
+
+    The head is the chain of one-input layers from the last global pooling to
+    the single output. A 1x1 kernel in one group after global pooling multiplies
+    a vector by a matrix, exactly as Dense does: MobileNetV3 builds its head so
+    (pooling that keeps its axes, then two 1x1 convolutions), and the dense-layer
+    techniques (W1f, W2) act on it as on Dense layers. Convolutions before the
+    pooling are left alone, even where a small input shrinks their map to 1x1.
+
+    Returns:
+        The head's convolutions in graph order; empty when there is no such head.
+    """
+    if len(model.outputs) != 1:
+        return []
+    found = []
+    layer = model.outputs[0]._keras_history.operation
+    while not isinstance(layer, GLOBAL_POOLING):
+        inputs = getattr(layer, "_inbound_nodes", None)
+        if not inputs or len(inputs) != 1 or len(inputs[0].input_tensors) != 1:
+            return []  # a merge, a shared layer or the input: no pooled head
+        if _is_pointwise(layer):
+            found.append(layer)
+        layer = inputs[0].input_tensors[0]._keras_history.operation
+    return found[::-1]
+
+
+# Layers that reduce a feature map to one vector, where a head begins.
+GLOBAL_POOLING = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+
+
+def _is_pointwise(layer: keras.layers.Layer) -> bool:
+    if type(layer) is not keras.layers.Conv2D:  # not depthwise, separable or transposed
+        return False
+    return tuple(layer.kernel_size) == (1, 1) and layer.groups == 1
+
+
 def named_targets(
     model: keras.Model, targets: Sequence[str], kinds: Sequence[str], code: str
 ) -> list[keras.layers.Layer]:

@@ -17,7 +17,13 @@ import numpy as np
 from compression import training
 from compression.data.base import Dataset
 from compression.errors import NotApplicableError
-from compression.kernel_targets import hidden_dense, kernel_layers, output_layer_names
+from compression.kernel_targets import (
+    head_convs,
+    hidden_dense,
+    kernel_layers,
+    named_targets,
+    output_layer_names,
+)
 from compression.surgery import as_functional, rebuild, resolve_targets
 from compression.techniques import register
 from compression.techniques.base import Technique
@@ -77,7 +83,7 @@ def svd_factors(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def factorize_dense(layer: keras.layers.Layer, x: object, k: int) -> object:
     """Replace ``layer`` on input ``x`` by Dense(k, linear) -> Dense(m) from the SVD."""
-    left, right = svd_factors(layer.get_weights()[0], k)
+    left, right = svd_factors(kernel_matrix(layer), k)
     return two_dense(layer, x, left, right, ("svd_u", "svd_v"))
 
 
@@ -88,48 +94,79 @@ def two_dense(
     right: np.ndarray,
     suffixes: tuple[str, str],
 ) -> object:
-    """Replace dense ``layer`` on input ``x`` by Dense(k, linear, no bias) holding
-    ``left`` (n x k), then Dense(m) holding ``right`` (k x m) with the layer's own
-    activation and bias; the new layers are named ``<layer>_<suffix>``."""
+    """Replace dense ``layer`` on input ``x`` by a linear bias-free layer holding
+    ``left`` (n x k), then a layer holding ``right`` (k x m) with the layer's own
+    activation and bias; the new layers are named ``<layer>_<suffix>``. A head's
+    1x1 Conv2D becomes two 1x1 convolutions."""
     _, *bias = layer.get_weights()
     config = layer.get_config()
-    first = keras.layers.Dense(left.shape[1], use_bias=False, name=f"{layer.name}_{suffixes[0]}")
-    second = keras.layers.Dense(
-        config["units"],
+    first = _linear_like(layer, left.shape[1], f"{layer.name}_{suffixes[0]}", use_bias=False)
+    second = _linear_like(
+        layer,
+        right.shape[1],
+        f"{layer.name}_{suffixes[1]}",
         activation=config["activation"],
         use_bias=config["use_bias"],
-        name=f"{layer.name}_{suffixes[1]}",
     )
     hidden = first(x)
-    first.set_weights([left])
+    first.set_weights([left.reshape(first.kernel.shape)])
     out = second(hidden)
-    second.set_weights([right, *bias])
+    second.set_weights([right.reshape(second.kernel.shape), *bias])
     return out
+
+
+def _linear_like(layer: keras.layers.Layer, units: int, name: str, **options: object) -> object:
+    if isinstance(layer, keras.layers.Dense):
+        return keras.layers.Dense(units, name=name, **options)
+    return keras.layers.Conv2D(units, 1, name=name, **options)
+
+
+def kernel_matrix(layer: keras.layers.Layer) -> np.ndarray:
+    """The layer's kernel as an n x m matrix (a 1x1 convolution's is (1, 1, n, m))."""
+    kernel = layer.get_weights()[0]
+    return kernel.reshape(-1, kernel.shape[-1])
 
 
 def dense_targets(
     model: keras.Model, targets: Sequence[str] | None, code: str
 ) -> list[keras.layers.Layer]:
-    """The Dense layers W1f and W2 factorize.
+    """The Dense layers (or a head's 1x1 convolutions) W1f and W2 factorize.
 
-    Named targets are checked to be Dense. By default every Dense layer but the
-    output; on a network whose only Dense layer is its classifier (MobileNet,
-    ResNet, EfficientNet), that classifier head.
+    Named targets are checked to be Dense or convolutions of the head
+    (``kernel_targets.head_convs``). By default every Dense layer but the
+    output; on a network whose only Dense layer is its classifier (MobileNetV2,
+    ResNet, EfficientNet), that classifier. A network without Dense layers whose
+    head is 1x1 convolutions after global pooling (MobileNetV3) is treated
+    alike: the head's layers but its classifier, or the classifier alone.
 
     Raises:
-        NotApplicableError: no Dense layer, or a named layer that is not Dense.
+        NotApplicableError: no such layer, or a named layer of another kind.
     """
-    if targets or hidden_dense(model):
+    convs = {la.name: la for la in head_convs(model)}
+    if targets:
+        others = [name for name in targets if name not in convs]
+        dense = {la.name: la for la in named_targets(model, others, ("Dense",), code)}
+        return [convs.get(name) or dense[name] for name in targets]
+    if hidden_dense(model):
         return resolve_targets(model, targets, "fc", code)
     heads = kernel_layers(model, ("Dense",))
-    if not heads:
-        return resolve_targets(model, None, "fc", code)  # raises: names the missing kind
-    return heads
+    if heads:
+        return heads
+    if convs:
+        *hidden, classifier = convs.values()
+        return hidden or [classifier]
+    return resolve_targets(model, None, "fc", code)  # raises: names the missing kind
 
 
 def divisor_for(model: keras.Model, layer: keras.layers.Layer, divisor: int) -> int:
-    """The default rule's divisor for ``layer``: ``HEAD_DIVISOR`` on an output layer."""
-    return HEAD_DIVISOR if layer.name in output_layer_names(model) else divisor
+    """The default rule's divisor for ``layer``: ``HEAD_DIVISOR`` on a classifier."""
+    return HEAD_DIVISOR if layer.name in classifier_names(model) else divisor
+
+
+def classifier_names(model: keras.Model) -> set[str]:
+    """The output layers, and a convolutional head's last layer (its classifier)."""
+    convs = head_convs(model)
+    return output_layer_names(model) | ({convs[-1].name} if convs else set())
 
 
 @register
@@ -138,7 +175,10 @@ class W1f(Technique):
 
     code = "W1f"
     name = "SVD factorization of dense layers"
-    acts_on = "Dense layers: the hidden ones by default, the classifier when it is the only Dense"
+    acts_on = (
+        "Dense layers (and the 1x1 Conv2D of a pooled head, as in MobileNetV3): the hidden ones "
+        "by default, the classifier when it is the only one"
+    )
     category = "weight factorization"
     applies_to = "fc"
     description = (
@@ -187,7 +227,7 @@ class W1f(Technique):
                 self.code,
                 la.name,
                 self.k,
-                *la.kernel.shape,
+                *kernel_matrix(la).shape,
                 divisor_for(source, la, DEFAULT_DIVISOR),
             )
             for la in layers

@@ -28,6 +28,7 @@ from compression.techniques.w1f import (
     check_rank,
     dense_targets,
     divisor_for,
+    kernel_matrix,
     rank_for,
     two_dense,
 )
@@ -77,13 +78,21 @@ def sparse_dense(
     return two_dense(layer, x, codes, dictionary, ("codes", "atoms"))
 
 
+def _mask_of(codes: np.ndarray, layer: keras.layers.Layer) -> np.ndarray:
+    """1 where a code is nonzero, shaped as the codes layer's kernel ((1, 1, n, k) for a conv)."""
+    return (codes != 0).astype("float32").reshape(layer.kernel.shape)
+
+
 @register
 class W2(Technique):
     """Sparse-coding factorization of dense layers."""
 
     code = "W2"
     name = "Sparse-coding factorization of dense layers"
-    acts_on = "Dense layers: the hidden ones by default, the classifier when it is the only Dense"
+    acts_on = (
+        "Dense layers (and the 1x1 Conv2D of a pooled head, as in MobileNetV3): the hidden ones "
+        "by default, the classifier when it is the only one"
+    )
     category = "weight factorization"
     applies_to = "fc"
     description = (
@@ -137,17 +146,17 @@ class W2(Technique):
         layers = dense_targets(source, targets, self.code)
         factors = {}
         for layer in layers:
-            n, m = layer.kernel.shape
+            matrix = kernel_matrix(layer)
             divisor = divisor_for(source, layer, DEFAULT_DIVISOR)
-            k = rank_for(self.code, layer.name, self.k, n, m, divisor)
-            factors[layer.name] = sparse_factors(layer.get_weights()[0], k, self.alpha)
+            k = rank_for(self.code, layer.name, self.k, *matrix.shape, divisor)
+            factors[layer.name] = sparse_factors(matrix, k, self.alpha)
         coded = rebuild(
             model,
             {name: lambda la, x, f=pair: sparse_dense(la, x, *f) for name, pair in factors.items()},
         )
         # Index 0 of the bias-free codes layer's weights is its kernel A.
         masks = {
-            f"{name}_codes": {0: (codes != 0).astype("float32")}
+            f"{name}_codes": {0: _mask_of(codes, coded.get_layer(f"{name}_codes"))}
             for name, (codes, _) in factors.items()
         }
         training.attach(coded, WeightMask(masks))

@@ -4,7 +4,8 @@ import pytest
 
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
-from compression.techniques.w1f import W1f
+from compression.techniques.w1f import W1f, svd_factors
+from compression.zoo import build
 from tests.compression.shipped_nets import shipped_net
 
 
@@ -100,3 +101,37 @@ def test_it_factorizes_the_classifier_head_when_it_is_the_only_dense_layer():
     assert out.get_layer("predictions_svd_v").output.shape[-1] == 10
     assert out.count_params() < model.count_params()
     assert "predictions" not in {layer.name for layer in out.layers}
+
+
+def test_it_factorizes_the_1x1_convolutions_of_a_pooled_head_as_dense_layers():
+    """MobileNetV3 has no Dense layer: its head is global pooling, then 1x1 convolutions."""
+    model = build("MobileNetV3Small", (32, 32, 3), 10)
+    out = W1f().apply(model)
+    u = out.get_layer("conv_2_svd_u").get_weights()[0]
+    v = out.get_layer("conv_2_svd_v").get_weights()[0]
+    assert u.shape == (1, 1, 576, 85) and v.shape == (1, 1, 85, 1024)  # k = 1024 // 12
+    left, right = svd_factors(model.get_layer("conv_2").get_weights()[0].reshape(576, 1024), 85)
+    np.testing.assert_allclose(u.reshape(576, 85) @ v.reshape(85, 1024), left @ right, atol=1e-5)
+    assert "logits" in {layer.name for layer in out.layers}  # the classifier is left alone
+    assert out.count_params() < model.count_params()
+    # Body convolutions are not the head, even where the map is 1x1 at this input size.
+    with pytest.raises(NotApplicableError, match="layer 'conv_1' is Conv2D"):
+        W1f().apply(model, targets=["conv_1"])
+
+
+def test_it_factorizes_a_convolutional_classifier_when_the_head_has_no_other_layer():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = keras.layers.Conv2D(10, 1, activation="softmax", name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Flatten()(x))
+    rng = np.random.default_rng(0)
+    rank_5 = (rng.normal(size=(32, 5)) @ rng.normal(size=(5, 10))).reshape(1, 1, 32, 10)
+    model.get_layer("logits").set_weights([rank_5.astype("float32"), np.zeros(10, "float32")])
+    out = W1f().apply(model)
+    assert out.get_layer("logits_svd_u").get_weights()[0].shape == (1, 1, 32, 5)  # half the classes
+    # A rank-5 kernel factorized at rank 5: the same function, as two 1x1 convolutions.
+    sample = rng.random((4, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(
+        out.predict(sample, verbose=0), model.predict(sample, verbose=0), atol=1e-5
+    )

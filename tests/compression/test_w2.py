@@ -5,7 +5,7 @@ import pytest
 from compression.errors import NotApplicableError
 from compression.techniques import get_technique
 from compression.techniques.w2 import W2, sparse_factors
-from tests.compression.shipped_nets import shipped_net
+from tests.compression.shipped_nets import SIDE, rgb_digits, shipped_net
 
 
 def weights_of(model):
@@ -114,3 +114,22 @@ def test_it_factorizes_the_classifier_head_when_it_is_the_only_dense_layer():
     assert out.get_layer("predictions_atoms").output.shape[-1] == 10
     assert out.count_params() < model.count_params()
     assert "predictions" not in {layer.name for layer in out.layers}
+
+
+def test_it_codes_the_1x1_convolutions_of_a_pooled_head_and_keeps_their_zeros(quick):
+    """MobileNetV3-style head: global pooling, then 1x1 convolutions and no Dense layer."""
+    inputs = keras.Input((SIDE, SIDE, 3))
+    x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", name="body")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = keras.layers.Conv2D(48, 1, activation="relu", name="fc")(x)
+    x = keras.layers.Conv2D(10, 1, activation="softmax", name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Flatten()(x))
+    start = W2().apply(model)  # the hidden head layer by default, k = 48 / 6
+    tuned = W2().apply(model, data=rgb_digits(), fine_tune=quick)
+    codes = tuned.get_layer("fc_codes").get_weights()[0]
+    assert codes.shape == (1, 1, 32, 8)
+    assert tuned.get_layer("fc_atoms").kernel.shape == (1, 1, 8, 48)
+    assert {"logits", "body"} <= {layer.name for layer in tuned.layers}
+    zeros = start.get_layer("fc_codes").get_weights()[0] == 0
+    assert zeros.any() and np.all(codes[zeros] == 0)  # the mask followed the 4-D kernel
+    assert not np.array_equal(codes, start.get_layer("fc_codes").get_weights()[0])

@@ -74,7 +74,8 @@ def benchmark_command(state: Path) -> str:
     return runs[0][3]
 
 
-def test_it_pushes_runs_parses_samples_power_and_cleans_up(phone, files) -> None:
+def test_it_pushes_runs_parses_samples_power_and_cleans_up(phone, files, monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_ADB_WAIT_FOR_POWER_READING", "1")  # a loaded host reads late
     binary, model = files
     driver = get_driver("adb", settings(binary))
     prepared = driver.prepare(model)

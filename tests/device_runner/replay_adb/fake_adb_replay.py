@@ -114,10 +114,25 @@ def run_benchmark(state: Path, words: list[str]) -> int:
     marker.touch()
     try:
         time.sleep(float(header.get("replay-seconds", "0")))
+        wait_for_a_power_reading(state)
         sys.stdout.write(body)
     finally:
         marker.unlink()
     return int(header.get("exit-code", "0"))
+
+
+def wait_for_a_power_reading(state: Path, limit_s: float = 10.0) -> None:
+    """With FAKE_ADB_WAIT_FOR_POWER_READING set, run on until the battery was read mid-run.
+
+    Each reading is an ``adb shell cat`` (a process); on a loaded host the first may
+    come after a short replay has ended, so a test of the power figures would see
+    only idle readings. A real run is long enough; the replay waits instead.
+    """
+    if not os.environ.get("FAKE_ADB_WAIT_FOR_POWER_READING"):
+        return
+    deadline = time.monotonic() + limit_s
+    while not (state / "read-while-running").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def shell(state: Path, command: str) -> int:
@@ -139,6 +154,8 @@ def shell(state: Path, command: str) -> int:
             return fail(f"cat: {words[1]}: No such file or directory")
         values = read_battery(TRANSCRIPTS / name)
         phase = "run" if (state / "running").exists() else "idle"
+        if phase == "run":
+            (state / "read-while-running").touch()
         print(values[f"{phase}_current_now"])
         print(values["voltage_now"])
         return 0

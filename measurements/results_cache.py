@@ -95,6 +95,8 @@ def versioned(sql: str) -> bool:
 
 
 def _store(key: tuple, version: int, value: Any, size: int) -> None:
+    if size > BUDGET_BYTES:  # would push out everything else and still not fit
+        return
     with _lock:
         if key in _entries and _entries[key][0] > version:  # a slower, older read finished last
             return
@@ -103,7 +105,7 @@ def _store(key: tuple, version: int, value: Any, size: int) -> None:
         _entries[key] = (version, value, size)
         _entries.move_to_end(key)
         total = sum(entry[2] for entry in _entries.values())
-        while total > BUDGET_BYTES and len(_entries) > 1:
+        while total > BUDGET_BYTES:
             total -= _entries.popitem(last=False)[1][2]
 
 

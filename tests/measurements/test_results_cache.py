@@ -80,3 +80,21 @@ def test_it_drops_the_least_recently_used_beyond_its_budget(monkeypatch):
         read()
     reads[2][0](), reads[0][0]()  # the first was dropped, the third kept
     assert [len(calls) for _, calls in reads] == ([2, 1, 1] if ON_POSTGRES else [2, 1, 2])
+
+
+def test_it_keeps_nothing_larger_than_its_whole_budget(monkeypatch):
+    make_result()
+    monkeypatch.setattr(results_cache, "BUDGET_BYTES", 200)
+    small, small_calls = counted(Result.objects.filter(num_threads=1))
+    small()
+    huge_calls = []
+
+    def compute():
+        huge_calls.append(1)
+        return {"n": np.zeros(100)}  # 800 bytes
+
+    results = Result.objects.order_by()
+    for _ in range(2):
+        results_cache.memoized(results, "huge", compute)
+    small()
+    assert (len(huge_calls), len(small_calls)) == (2, 1 if ON_POSTGRES else 2)

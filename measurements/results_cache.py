@@ -39,6 +39,9 @@ BUDGET_BYTES = 256 * 1024 * 1024
 OBJECT_BYTES = 64
 
 _SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+(\S+)", re.IGNORECASE)
+_UNWATCHED = re.compile(
+    "|".join(rf'\."{c}"' for columns in results_version.UNWATCHED.values() for c in columns)
+)
 _lock = threading.Lock()
 _entries: OrderedDict[tuple, tuple[int, Any, int]] = OrderedDict()  # key -> version, value, bytes
 
@@ -86,8 +89,11 @@ def versioned(sql: str) -> bool:
 
     Django quotes every table it names after FROM and JOIN; a subquery's own
     FROM is checked in turn. Anything else read there (a function, raw SQL)
-    is not known to be versioned: False.
+    is not known to be versioned: False. So is SQL reading a column whose
+    updates leave the version alone (``results_version.UNWATCHED``).
     """
+    if _UNWATCHED.search(sql):
+        return False
     for source in _SOURCE.findall(sql):
         if not source.startswith("(") and source.strip('"') not in results_version.TABLES:
             return False

@@ -1,9 +1,10 @@
 """The results version: a number that grows with every committed change a result query can see.
 
 On PostgreSQL, migration 0011 puts a statement-level trigger on each table of
-TABLES: any INSERT, UPDATE, DELETE or TRUNCATE adds one row to a change log
-in the writing transaction. The version is a base count plus the log's rows,
-read in one statement (one snapshot). So:
+TABLES: any INSERT, UPDATE, DELETE or TRUNCATE (but an UPDATE of UNWATCHED
+columns only) adds one row to a change log in the writing transaction. The
+version is a base count plus the log's rows, read in one statement (one
+snapshot). So:
 
 - a change becomes visible to readers exactly when its log row does (the same
   commit), and the version it shows is larger than any before it;
@@ -12,9 +13,10 @@ read in one statement (one snapshot). So:
   leaving the sum (and so the version) unchanged.
 
 Two reads that show the same version therefore see the same committed rows in
-TABLES. The one exception is a transaction that has itself changed them and
-not yet committed: it sees its own rows, which a rollback takes away again
-(and a later, different state could reach the same count), so it gets None.
+TABLES (UNWATCHED columns aside). The one exception is a transaction that has
+itself changed them and not yet committed: it sees its own rows, which a
+rollback takes away again (and a later, different state could reach the same
+count), so it gets None.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ TABLES = frozenset(
         "measurements_technique",
     }
 )
+# Columns rewritten by the minute (a compression lease's renewal, a runner's device
+# heartbeat) whose updates alone leave the version alone; must match migration 0011.
+# measurements.results_cache never caches SQL that reads them.
+UNWATCHED = {
+    "measurements_artifact": ("lease_expires_at",),
+    "measurements_device": ("online", "last_seen"),
+}
 # Above this many log rows a reader folds them into the base count (a few ms, rarely).
 COMPACT_ABOVE = 1000
 

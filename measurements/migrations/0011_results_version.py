@@ -1,7 +1,8 @@
 """PostgreSQL keeps a count of committed changes to results and what result queries join.
 
-Every INSERT, UPDATE, DELETE or TRUNCATE statement on a table in TABLES adds
-one row to ``measurements_results_change`` (the writing transaction's id);
+Every INSERT, UPDATE, DELETE or TRUNCATE statement on a table in TABLES
+(but an UPDATE of UNWATCHED columns only) adds one row to
+``measurements_results_change`` (the writing transaction's id);
 ``measurements.results_version`` reads the version as the base count plus
 those rows. A row per statement, not a shared counter updated in place: a
 counter row would be locked by every writing transaction until it commits,
@@ -23,36 +24,70 @@ TABLES = (
     "measurements_technique",
 )
 
-CREATE = [
+# Columns rewritten by the minute that no result query reads: a compression lease's
+# renewal (every JOB_LEASE_SECONDS / 3 per compressing runner) and a runner's device
+# heartbeat. Updates of only these leave the version alone. Must match
+# measurements.results_version.UNWATCHED.
+UNWATCHED = {
+    "measurements_artifact": ("lease_expires_at",),
+    "measurements_device": ("online", "last_seen"),
+}
+
+SETUP = [
     "CREATE TABLE measurements_results_version "
     "(id smallint PRIMARY KEY CHECK (id = 1), n bigint NOT NULL)",
     "INSERT INTO measurements_results_version (id, n) VALUES (1, 0)",
     "CREATE TABLE measurements_results_change (txid bigint NOT NULL DEFAULT txid_current())",
     "CREATE FUNCTION measurements_results_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN INSERT INTO measurements_results_change DEFAULT VALUES; RETURN NULL; END $$",
-    *(
-        f"CREATE TRIGGER results_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION measurements_results_changed()"
-        for table in TABLES
-    ),
 ]
-
-DROP = [
-    *(f"DROP TRIGGER IF EXISTS results_changed ON {table}" for table in TABLES),
-    "DROP FUNCTION IF EXISTS measurements_results_changed()",
-    "DROP TABLE IF EXISTS measurements_results_change",
-    "DROP TABLE IF EXISTS measurements_results_version",
-]
+TRIGGER = (
+    "CREATE TRIGGER {name} AFTER {events} ON {table} "
+    "FOR EACH STATEMENT EXECUTE FUNCTION measurements_results_changed()"
+)
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement, params=None)
+def triggers(columns_of) -> list[str]:
+    """CREATE TRIGGER statements: every write to TABLES, but updates of UNWATCHED columns only."""
+    out = []
+    for table in TABLES:
+        skipped = UNWATCHED.get(table)
+        if not skipped:
+            out.append(TRIGGER.format(name="results_changed", table=table,
+                                      events="INSERT OR UPDATE OR DELETE OR TRUNCATE"))  # fmt: skip
+            continue
+        watched = ", ".join(c for c in columns_of(table) if c not in skipped)
+        out.append(TRIGGER.format(name="results_changed", table=table,
+                                  events="INSERT OR DELETE OR TRUNCATE"))  # fmt: skip
+        out.append(TRIGGER.format(name="results_changed_update", table=table,
+                                  events=f"UPDATE OF {watched}"))  # fmt: skip
+    return out
 
-    return run
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    models = {m._meta.db_table: m for m in apps.get_app_config("measurements").get_models()}
+
+    def columns_of(table: str) -> list[str]:
+        return [f.column for f in models[table]._meta.concrete_fields]
+
+    for statement in SETUP + triggers(columns_of):
+        schema_editor.execute(statement, params=None)
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table in TABLES:
+        for name in ("results_changed", "results_changed_update"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}", params=None)
+    for statement in (
+        "DROP FUNCTION IF EXISTS measurements_results_changed()",
+        "DROP TABLE IF EXISTS measurements_results_change",
+        "DROP TABLE IF EXISTS measurements_results_version",
+    ):
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):
@@ -60,4 +95,4 @@ class Migration(migrations.Migration):
         ("measurements", "0010_converted_sha256"),
     ]
 
-    operations = [migrations.RunPython(_run(CREATE), _run(DROP))]
+    operations = [migrations.RunPython(create, drop)]

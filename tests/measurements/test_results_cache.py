@@ -70,6 +70,7 @@ def test_it_computes_every_time_a_query_reading_an_unversioned_table():
     assert len(calls) == 2
     assert results_cache.versioned(str(Result.objects.filter(device__name="x").query))
     assert not results_cache.versioned(str(Result.objects.filter(job__status="x").query))
+    assert not results_cache.versioned(str(Result.objects.filter(device__online=True).query))
 
 
 def test_it_drops_the_least_recently_used_beyond_its_budget(monkeypatch):

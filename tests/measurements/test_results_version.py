@@ -6,10 +6,11 @@ import importlib
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from measurements import results_version
-from measurements.models import Device, Job, Result
-from tests.factories import make_device, make_result
+from measurements.models import Artifact, Device, Job, Result
+from tests.factories import make_artifact, make_device, make_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -18,6 +19,7 @@ ON_POSTGRES = connection.vendor == "postgresql"
 def test_it_versions_the_tables_the_migration_puts_triggers_on():
     migration = importlib.import_module("measurements.migrations.0011_results_version")
     assert set(migration.TABLES) == results_version.TABLES
+    assert migration.UNWATCHED == results_version.UNWATCHED
     # Every table a result query can join to, and not jobs (their progress changes each second).
     assert {Result._meta.db_table, Device._meta.db_table} <= results_version.TABLES
     assert Job._meta.db_table not in results_version.TABLES
@@ -73,3 +75,41 @@ def test_it_compacts_the_change_log_without_moving_the_version(monkeypatch):
     assert results_version.current() == first
     make_device(name="after")
     assert results_version.current() == first + 1
+
+
+def test_it_stays_for_a_lease_renewal_or_a_device_heartbeat_only():
+    artifact, device = make_artifact(status="pending"), make_device(name="phone")
+    assert artifact.claim_compression("runner-1", lease_seconds=60)  # status: a change
+    before = results_version.current()
+    assert artifact.renew_compression("runner-1", lease_seconds=60)
+    Device.objects.filter(pk=device.pk).update(online=True, last_seen=timezone.now())
+    assert results_version.current() == before
+    assert Artifact.objects.get(pk=artifact.pk).lease_expires_at > timezone.now()
+    if ON_POSTGRES:
+        Device.objects.filter(pk=device.pk).update(online=False, name="phone-2")
+        assert results_version.current() == before + 1  # name is read: a change
+        artifact.file_size = 1234
+        artifact.save()  # every column written: a change
+        assert results_version.current() == before + 2
+        Artifact.objects.filter(pk=artifact.pk).update(lease_expires_at=timezone.now())
+        assert results_version.current() == before + 2
+
+
+def test_it_watches_every_column_but_the_unwatched_ones():
+    # A column added later must join the UPDATE trigger's list (a new migration), or
+    # its updates would not move the version.
+    if not ON_POSTGRES:
+        assert results_version.current() is None
+        return
+    for model in (Artifact, Device):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.attname FROM pg_trigger t JOIN pg_attribute a ON a.attrelid = "
+                "t.tgrelid AND a.attnum = ANY(t.tgattr) WHERE t.tgname = "
+                "'results_changed_update' AND t.tgrelid = %s::regclass",
+                [table],
+            )
+            watched = {name for (name,) in cursor.fetchall()}
+        columns = {f.column for f in model._meta.concrete_fields}
+        assert watched == columns - set(results_version.UNWATCHED[table])

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 
 from measurements.column_arrays import FLOAT, INT, column_arrays
 from measurements.pareto import Metric, first_of_runs, front_mask, narrow
+from measurements.results_cache import memoized
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,15 @@ class Points:
 
 
 def candidates(results: QuerySet, x: Metric, y: Metric) -> Points:
-    """The newest result with both figures of each (artifact, device, threads) in ``results``."""
+    """The newest result with both figures of each (artifact, device, threads) in ``results``.
+
+    Kept per process until a result (or what results join) changes
+    (``measurements.results_cache``): the arrays are shared and read-only.
+    """
+    return memoized(results, ("candidates", x.field, y.field), lambda: _candidates(results, x, y))
+
+
+def _candidates(results: QuerySet, x: Metric, y: Metric) -> Points:
     found = column_arrays(
         results,
         {

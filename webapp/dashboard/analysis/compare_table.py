@@ -16,6 +16,7 @@ from operator import itemgetter
 import numpy as np
 from django.db.models import QuerySet
 
+from measurements.results_cache import OBJECT_BYTES, memoized, size_of
 from webapp.dashboard.analysis import queries, speedup
 from webapp.dashboard.analysis.queries import BASELINE, ROW_FIELDS, PlanInfo, Row
 
@@ -67,8 +68,19 @@ def load(results: QuerySet) -> Table:
     """Every compressed result of ``results`` that has a baseline, with its figures derived.
 
     Two queries: the baselines (few, merged figure by figure in Python) and the
-    compressed results as value tuples.
+    compressed results as value tuples. Kept per process until a result (or
+    what results join) changes (``measurements.results_cache``): the table is
+    shared, read it only.
     """
+    return memoized(results, "compare table", lambda: _load(results), _weight)
+
+
+def _weight(table: Table) -> int:
+    # Each row: a tuple of ROW_FIELDS values; its baseline dict is shared with its plan's rows.
+    return len(table.rows) * (len(ROW_FIELDS) + 1) * OBJECT_BYTES + size_of(table.columns)
+
+
+def _load(results: QuerySet) -> Table:
     base = queries.baselines(results)
     found = list(results.exclude(artifact__plan__canonical=BASELINE).values_list(*ROW_FIELDS))
     key = itemgetter(*map(ROW_FIELDS.index, ("artifact__model_id", "device_id", "num_threads")))

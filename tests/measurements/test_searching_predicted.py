@@ -131,3 +131,15 @@ def test_it_queues_the_plan_when_one_of_three_results_has_a_zero_latency():
     assert [e["state"] for e in search.evaluations] == ["read", "pending"]
     assert Search.objects.get().status == "running"
     assert q_dyn_jobs(model).get().status == "queued"
+
+
+def test_it_predicts_under_tpe_as_under_compose():
+    owner, model, device = predictable_world()
+    search = actions.start_search(
+        owner, model, device, SMALL, max_evaluations=2, techniques=["Q-dyn"],
+        allow_predicted=True, strategy="tpe",
+    )  # fmt: skip
+    states = {e["plan"]: e["state"] for e in search.evaluations}
+    assert states == {"baseline": "read", "Q-dyn": "predicted"}
+    assert search.answer["best"]["evaluation"] == "predicted"
+    assert Search.objects.get().strategy == "tpe" and not q_dyn_jobs(model).exists()

@@ -86,8 +86,9 @@ def parse_search_options(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         values["evaluations"] = None
     if values["evaluations"] is None or not 1 <= values["evaluations"] <= MAX_EVALUATIONS:
         errors["evaluations"] = (
-            f"evaluations (the most plans to compress and measure) must be an integer from 1 "
-            f"to {MAX_EVALUATIONS}. Received: evaluations={raw!r}"
+            "evaluations (the most plans to evaluate: read, predicted, or compressed and "
+            f"measured) must be an integer from 1 to {MAX_EVALUATIONS}. Received: "
+            f"evaluations={raw!r}"
         )
     allow = data.get("allow_predicted", False)
     if isinstance(allow, bool):
@@ -229,9 +230,14 @@ def predicted_candidate(
 
 
 def device_rows(device: Device) -> list[dict[str, Any]]:
-    """The device's measured results as predictor rows (every model measured there)."""
+    """The device's measured results as predictor rows (every model measured there).
+
+    A zero latency (the database allows it) is left out: the predictor learns
+    log latency and drops such rows itself, so counting them here would let
+    ``build_candidates`` fit on fewer rows than it needs, and raise.
+    """
     results = Result.objects.filter(
-        device=device, source=Result.Source.MEASURED, latency_mean_ms__isnull=False
+        device=device, source=Result.Source.MEASURED, latency_mean_ms__gt=0
     ).select_related("artifact")
     return [
         {**_features(r.artifact, r.num_threads), "latency_ms": r.latency_mean_ms}
@@ -316,7 +322,7 @@ def build_candidates(
     Returns:
         (candidates, predictor report as a dict or None when too few results).
     """
-    from compression.selection.predictor import LatencyPredictor, evaluate
+    from compression.selection.predictor import MIN_ROWS, LatencyPredictor, evaluate
 
     results = (
         Result.objects.filter(artifact__model=model, device=device, num_threads=threads)
@@ -334,7 +340,7 @@ def build_candidates(
     rows = device_rows(device)
     report = None
     predictions: list[float | None] = [None] * len(others)
-    if len(rows) >= 3 and others:
+    if len(rows) >= MIN_ROWS and others:
         predictor = LatencyPredictor().fit(rows)
         predictable = [a for a in others if a.macs is not None]
         values = iter(predictor.predict([_features(a, threads) for a in predictable]))

@@ -76,7 +76,7 @@ class Search(models.Model):
 
     @property
     def spent(self) -> int:
-        """Evaluations spent: every plan asked for, pending ones included."""
+        """Evaluations spent: every plan asked for (read, predicted, failed, pending ones too)."""
         return len(self.evaluations)
 
     @property

@@ -53,3 +53,28 @@ def run_queue(search: Search) -> Search:
         measure(job)
         assert actions.advance_searches(job.pk) == 1
     raise AssertionError("the search never finished")
+
+
+def compress(model, plan: str) -> Artifact:
+    """A plan compressed (static figures, host accuracy) but never measured on any device."""
+    from tests.measurements.recommend_world import plan_row
+
+    accuracy, _, bits = FIGURES[plan]
+    return Artifact.objects.create(
+        model=model, plan=plan_row(plan), status="ready",
+        accuracy=accuracy, macs=100_000, sp_bits=bits, sf_bits=40_000,
+    )  # fmt: skip
+
+
+def predictable_world(measured: tuple[str, ...] = ("baseline", "C1", "W3")):
+    """(owner, model, device) with ``measured`` plans measured and Q-dyn only compressed.
+
+    The latency predictor needs at least three measured results on the device
+    (``compression.selection.predictor.MIN_ROWS``), so by default Q-dyn's
+    latency can be predicted from them.
+    """
+    owner, model, device = search_world()
+    for plan in measured:
+        measure(Job.objects.create(artifact=compress(model, plan), device=device))
+    compress(model, "Q-dyn")
+    return owner, model, device

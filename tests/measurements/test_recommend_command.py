@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from measurements.management.commands import recommend as command
 from measurements.models import Job, Search
-from tests.measurements.search_world import measure, search_world
+from tests.measurements.search_world import measure, predictable_world, search_world
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +51,19 @@ def test_it_refuses_a_bad_budget_before_starting_anything():
     with pytest.raises(CommandError, match="--wait waits for a search"):
         call_command("recommend", "--model", model.name, "--device", device.name, "--wait")
     assert not Search.objects.exists() and not Job.objects.exists()
+
+
+def test_it_prints_a_predicted_plan_labelled_predicted_with_allow_predicted():
+    _, model, device = predictable_world()
+    out = io.StringIO()
+    call_command(
+        "recommend", "--model", model.name, "--device", device.name, "--evaluations", "2",
+        "--techniques", "Q-dyn", "--storage-mb", "0.1", "--allow-predicted", "--wait",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    search = Search.objects.get()
+    assert (search.allow_predicted, search.status, search.best_plan) == (True, "done", "Q-dyn")
+    assert [e["state"] for e in search.evaluations] == ["read", "predicted"]
+    assert not Job.objects.filter(artifact__plan__canonical="Q-dyn").exists()
+    assert f"Search {search.pk}: done, 2 of 2 evaluations" in out.getvalue()
+    assert "Best plan: Q-dyn" in out.getvalue() and "ms (predicted)" in out.getvalue()

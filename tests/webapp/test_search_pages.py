@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from measurements.models import Job, Search
-from tests.measurements.search_world import run_queue, search_world
+from tests.measurements.search_world import predictable_world, run_queue, search_world
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,27 @@ def test_only_its_owner_and_staff_see_or_stop_a_search():
     search.refresh_from_db()
     assert search.status == "stopped"
     assert Job.objects.get().status == "cancelled"
+
+
+def test_it_shows_a_plan_evaluated_from_predicted_figures_labelled_predicted():
+    owner, model, device = predictable_world()
+    client = signed_in(owner)
+    fields = {"evaluations": 2, "techniques": "Q-dyn", "storage_mb": "0.1", "allow_predicted": "on"}
+    response = client.post("/recommend/searches/", form(model, device, **fields))
+    search = Search.objects.get()
+    assert response.status_code == 302 and search.allow_predicted
+    assert (search.status, search.best_plan) == ("done", "Q-dyn")
+    assert not Job.objects.filter(artifact__plan__canonical="Q-dyn").exists()
+
+    page = client.get(response["Location"]).content.decode()
+    assert "2 / 2" in page and '<code id="search-best">Q-dyn</code>' in page
+    assert '<tr data-state="predicted">' in page and "predicted (compressed, not measured)" in page
+    assert ' ms <small class="muted">predicted</small>' in page
+    assert "Plans compressed but not measured may use predicted figures" in page
+
+
+def test_it_says_reads_and_predictions_spend_the_evaluation_budget():
+    owner, _, _ = search_world()
+    page = signed_in(owner).get("/recommend/").content.decode()
+    assert "Evaluate at most (plans)" in page
+    assert "each plan read, predicted, or compressed and measured spends one" in page

@@ -1,7 +1,8 @@
 """Searches that measure as they go, through the API.
 
-``POST /api/recommend`` with ``evaluations`` (N, the most plans to compress
-and measure) starts one (201, with its progress and a ``Location``);
+``POST /api/recommend`` with ``evaluations`` (N, the most plans to evaluate:
+read from results, predicted, or compressed and measured) starts one (201,
+with its progress and a ``Location``);
 ``GET /api/recommend/searches/`` lists the caller's searches (staff: all);
 ``GET /api/recommend/searches/<id>/`` advances the search one step and
 returns its progress: evaluations spent of N, status, the best plan so far

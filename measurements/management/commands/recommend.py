@@ -44,7 +44,10 @@ class Command(BaseCommand):
             parser.add_argument(f"--{name}", default=None)
         parser.add_argument("--json", action="store_true", help="Print the full answer as JSON.")
         parser.add_argument(
-            "--evaluations", type=int, default=None, help="Start a search measuring at most N."
+            "--evaluations",
+            type=int,
+            default=None,
+            help="Start a search evaluating at most N plans (read, predicted or measured).",
         )
         parser.add_argument("--techniques", default="", help="Codes to search, comma-separated.")
         parser.add_argument("--allow-predicted", action="store_true", help="Use predicted figures.")

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from measurements.models import Job, Search
-from tests.measurements.search_world import run_queue, search_world
+from tests.measurements.search_world import predictable_world, run_queue, search_world
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,26 @@ def test_it_hides_a_search_from_other_users_and_lets_staff_stop_it():
     stopped = staff.post(url + "stop/")
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
     assert Job.objects.get().status == "cancelled"
+
+
+def test_it_answers_from_predicted_figures_labelled_predicted_when_allowed():
+    owner, model, device = predictable_world()
+    body = {
+        "model": model.name, "device": device.name, "evaluations": 2, "storage_mb": 0.1,
+        "techniques": ["Q-dyn"], "allow_predicted": True,
+    }  # fmt: skip
+    response = client_of(owner).post("/api/recommend", body, format="json")
+    assert response.status_code == 201, response.content
+    started = response.json()
+    assert (started["status"], started["allow_predicted"], started["pending"]) == ("done", True, 0)
+    assert [(e["plan"], e["state"], e["job"]) for e in started["evaluations"]] == [
+        ("baseline", "read", None),
+        ("Q-dyn", "predicted", None),
+    ]
+    assert (started["best"]["plan"], started["best"]["evaluation"]) == ("Q-dyn", "predicted")
+    assert started["best"]["figures"]["latency_ms"]["source"] == "predicted"
+    assert started["evaluations_spent"] == started["evaluation_budget"] == 2
+    search = Search.objects.get()
+    assert (search.allow_predicted, search.best_plan) == (True, "Q-dyn")
+    assert not Job.objects.filter(artifact__plan__canonical="Q-dyn").exists()
+    assert client_of(owner).get(started["url"]).json()["best"] == started["best"]

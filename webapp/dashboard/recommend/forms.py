@@ -74,8 +74,10 @@ class SearchOptionsForm(forms.Form):
         min_value=1,
         max_value=MAX_EVALUATIONS,
         initial=20,
-        label="Compress and measure at most (plans)",
-        help_text="N: the search's evaluation budget",
+        label="Evaluate at most (plans)",
+        # Reads and predictions spend the budget too (the strategy counts every plan it asked for).
+        help_text="N: the search's evaluation budget; each plan read, predicted, or compressed "
+        "and measured spends one",
     )
     allow_predicted = forms.BooleanField(
         required=False,

@@ -85,20 +85,21 @@ def start_search(
     refuse_unrunnable([model], [device])
     codes = resolve_techniques(model, techniques)
     plans = space_of(codes).singles_and_pairs()
-    search = Search.objects.create(
-        owner=owner if getattr(owner, "is_authenticated", False) else None,
-        model=model,
-        device=device,
-        num_threads=threads,
-        budgets=budgets.to_dict(),
-        strategy=strategy,
-        seed=seed,
-        max_evaluations=max_evaluations,
-        allow_predicted=allow_predicted,
-        techniques=codes,
-        plans=plans,
-    )
-    return advance_search(search)
+    with transaction.atomic():  # a first step that fails leaves no half-started search
+        search = Search.objects.create(
+            owner=owner if getattr(owner, "is_authenticated", False) else None,
+            model=model,
+            device=device,
+            num_threads=threads,
+            budgets=budgets.to_dict(),
+            strategy=strategy,
+            seed=seed,
+            max_evaluations=max_evaluations,
+            allow_predicted=allow_predicted,
+            techniques=codes,
+            plans=plans,
+        )
+        return advance_search(search)
 
 
 def advance_search(search: Search) -> Search:

@@ -132,3 +132,16 @@ def test_it_refuses_a_strategy_that_cannot_measure_as_it_goes(world):
     with pytest.raises(ValueError, match="runs compose or tpe. Received: strategy='greedy'"):
         actions.start_search(owner, model, device, Budgets(), max_evaluations=3, strategy="greedy")
     assert not Search.objects.exists() and not Job.objects.exists()
+
+
+def test_it_leaves_no_half_started_search_when_its_first_step_fails(world, monkeypatch):
+    from measurements.actions import searching
+
+    def broken(search):
+        raise RuntimeError("the strategy could not start")
+
+    owner, model, device = world
+    monkeypatch.setattr(searching, "_strategy", broken)
+    with pytest.raises(RuntimeError, match="could not start"):
+        actions.start_search(owner, model, device, Budgets(), max_evaluations=3)
+    assert not Search.objects.exists() and not Job.objects.exists()

@@ -32,6 +32,8 @@ from tests.webapp.dashboard.test_browser_flow import (  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser]
 
+# 20 compressions bound this test's time: about 3.5 to 6 minutes on a busy 2-core
+# machine, some 85% of it in compress() (mostly the SavedModel -> .tflite export).
 EVALUATIONS = 20
 # Two convolution techniques (pruning, structured pruning) and six export-time
 # quantizations: 1 + 2 + 6 + 2 x 6 = 21 plans, each compressed in seconds. Every

@@ -14,3 +14,13 @@ def _short_fine_tuning(settings):
     # cap is 30, stopping early); early stopping itself is tested in
     # tests/compression/test_training.py.
     settings.COMPRESSION_FINE_TUNE_EPOCHS = 2
+
+
+@pytest.fixture
+def empty_results_cache():
+    """The analysis reads kept per process (measurements.results_cache), empty before and after."""
+    from measurements import results_cache
+
+    results_cache.clear()
+    yield
+    results_cache.clear()

@@ -10,15 +10,11 @@ from measurements import results_cache
 from measurements.models import Result
 from tests.factories import make_result
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("empty_results_cache"),
+]
 ON_POSTGRES = connection.vendor == "postgresql"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    results_cache.clear()
-    yield
-    results_cache.clear()
 
 
 def counted(results, tag="count"):

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from measurements import results_cache
 from measurements.models import Job, Result
 from tests.factories import make_result
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    results_cache.clear()
-    yield
-    results_cache.clear()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("empty_results_cache"),
+]
 
 
 def front_ids(reader, query: str = "x=latency&y=accuracy") -> list[int]:

@@ -14,7 +14,6 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from measurements import results_cache
 from measurements.models import Artifact, Result
 from tests.factories import make_dataset, make_device, make_model
 from tests.webapp.dashboard.helpers_analysis import (
@@ -28,15 +27,11 @@ from tests.webapp.dashboard.helpers_analysis import (
     step,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("empty_results_cache"),
+]
 ON_POSTGRES = connection.vendor == "postgresql"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    results_cache.clear()
-    yield
-    results_cache.clear()
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The suite runs in two pytest-xdist workers, one per core of the 2-core machines it
+# is sized for; a file's tests stay in one worker so its module fixtures (a trained
+# model, a started server) are built once. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 # The demo caps each compression's fine-tuning (early stopping still applies) so the
 # whole sweep runs in minutes; a lab's runners use the settings' cap (30).
 DEMO_FINE_TUNE_EPOCHS ?= 5
@@ -55,7 +59,7 @@ sshd:
 	fi
 
 test: install-dev install-torch browser sshd
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

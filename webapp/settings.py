@@ -93,11 +93,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+# Channel and group names in Redis start with this, so two labs, or the parallel
+# workers of one test run (pytest-xdist names each in PYTEST_XDIST_WORKER, and the
+# servers and runners a test starts inherit it), can share one Redis without
+# hearing each other's job progress: job ids restart at 1 in each test database.
+CHANNELS_PREFIX = env_str("CHANNELS_PREFIX", "asgi") + os.environ.get("PYTEST_XDIST_WORKER", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX},
         }
     }
 else:

@@ -455,7 +455,9 @@ def _report(rows: list[tuple[str, str, dict[str, float]]], repeat: int) -> None:
         goal = GOALS_MS.get(label, 500)
         figures = (t["median_ms"], t["reference_ms"], goal, t["changed_ms"], t["min_ms"],
                    t["cpu_ms"], t["queries"], t["sql_ms"], t["kib"])  # fmt: skip
-        met = "yes" if t["median_ms"] < goal else "NO"
+        # A page meets its goal only if the first request after a write does too.
+        worst = max(t["median_ms"], 0 if math.isnan(t["changed_ms"]) else t["changed_ms"])
+        met = "yes" if worst < goal else "NO"
         print(f"{label:<32}" + "".join(f"{v:>11.0f}" for v in figures) + f"  {met}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Load average while timing: {load:.1f} on {os.cpu_count()} CPUs.")

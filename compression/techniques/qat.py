@@ -28,6 +28,7 @@ weights and activations, input and output.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,6 +98,13 @@ ACTIVATIONS = (
     "tanh",
     "softmax",
 )
+
+# BatchNormalization is folded, so the copy trains without normalization; from
+# trained weights a deep one diverges at Adam's usual step (ResNet50 at 32x32x3 on
+# digits: validation accuracy 0.97 -> 0.11 in the first epoch at 1e-3, 0.91 at 1e-4).
+# QAT fine-tunes at this fraction of the budget's learning rate, as QAT recipes use a
+# small step on trained weights.
+LEARNING_RATE_FRACTION = 0.1
 
 __all__ = ["QAT", "QATConv2D", "QATDense", "QATDepthwiseConv2D", "fake_quant_kernel"]
 
@@ -271,7 +279,8 @@ class QAT(Technique):
             model: the trained model; it is not modified.
             targets: must be empty: the whole model is quantized.
             data: training data (required); the ranges are learned on it.
-            fine_tune: fine-tuning budget; ``FineTune()`` by default.
+            fine_tune: fine-tuning budget; ``FineTune()`` by default. It trains at
+                ``LEARNING_RATE_FRACTION`` of the budget's learning rate.
 
         Returns:
             The quantization-aware model; export it with ``export_tflite``.
@@ -288,6 +297,8 @@ class QAT(Technique):
         budget = fine_tune or FineTune()
         if budget.epochs == 0:
             raise ValueError("QAT learns its activation ranges while fine-tuning; give it 1 epoch.")
+        step = budget.learning_rate * LEARNING_RATE_FRACTION
+        budget = dataclasses.replace(budget, learning_rate=step)
         quantized = quantization_aware(model)
         training.fine_tune(quantized, data, budget)
         return quantized

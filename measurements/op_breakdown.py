@@ -4,7 +4,9 @@
 
 * from the local driver (device_runner/drivers/child.py): ``{"method",
   "sum_ms", "by_type": {type: {"ms", "count", "share"}}, "ops": [{"index",
-  "type", "mean_ms", "stable"}]}``, each operator timed alone;
+  "type", "mean_ms", "stable"}]}``, each operator timed alone (an operator
+  of constants only, such as a float16 model's weight DEQUANTIZE, runs once
+  at load: 0 ms, ``"at_load": true``);
 * from an import (measurements/imports.py) or a remote driver: a flat
   ``{op type: ms}``.
 

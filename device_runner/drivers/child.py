@@ -179,6 +179,15 @@ def op_breakdown(
         kind = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
         kind = kind or (code.customCode or b"CUSTOM").decode("ascii", "replace")
         content, sources = single_op_model(model, index)
+        if not sources:
+            # Only constants in (a float16 model's DEQUANTIZE of its weights): LiteRT
+            # computes it once when the interpreter is prepared and XNNPACK packs it
+            # into its consumer's weights, so no inference runs it. Alone it has no
+            # input and XNNPACK refuses to set it up.
+            ops.append(
+                {"index": index, "type": kind, "mean_ms": 0.0, "stable": True, "at_load": True}
+            )
+            continue
         interp = Interpreter(model_content=content, num_threads=threads)
         interp.allocate_tensors()
         feed = [ref.get_tensor(t) for t in sources]

@@ -77,6 +77,29 @@ def test_it_measures_a_real_tiny_model(tiny_tflite: Path, tmp_path: Path) -> Non
     assert result["op_breakdown_method"].startswith("measured")
 
 
+def test_it_breaks_down_a_float16_model_with_its_weight_dequantize_at_load(
+    tiny_tflite: Path, tmp_path: Path
+) -> None:
+    import tensorflow as tf
+
+    # The same network with float16 weights: a DEQUANTIZE of constants feeds each kernel.
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tiny_tflite.parent / "saved"))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    path = tmp_path / "tiny-f16.tflite"
+    path.write_bytes(converter.convert())
+    driver = get_driver("local", {"rapl_root": str(tmp_path / "no-powercap")})
+    result = driver.measure(driver.prepare(path), num_threads=1, protocol=QUICK)
+
+    assert result["op_breakdown_reason"] is None
+    ops = result["op_breakdown"]["ops"]
+    dequantize = [op for op in ops if op["type"] == "DEQUANTIZE"]
+    assert len(dequantize) >= 2  # the conv's and the dense layer's kernels
+    assert all(op["mean_ms"] == 0.0 and op["at_load"] for op in dequantize)
+    kernels = [op for op in ops if op["type"] in {"CONV_2D", "FULLY_CONNECTED"}]
+    assert len(kernels) == 2 and all(op["mean_ms"] > 0 and "at_load" not in op for op in kernels)
+
+
 def test_it_measures_energy_when_a_rapl_counter_is_readable(
     tiny_tflite: Path, tmp_path: Path
 ) -> None:

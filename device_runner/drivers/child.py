@@ -28,6 +28,7 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -105,13 +106,24 @@ def _has_data(model: Any, tensor: Any) -> bool:
     return data is not None and len(data) > 0
 
 
-def single_op_model(model: Any, index: int) -> tuple[bytes, list[int]]:
+def single_op_model(
+    model: Any, index: int, computed_at_load: Mapping[int, np.ndarray] | None = None
+) -> tuple[bytes, list[int]]:
     """Carve operator ``index`` of subgraph 0 into a model of its own.
+
+    Args:
+        model: the whole model (flatbuffer object API).
+        index: the operator's position in subgraph 0.
+        computed_at_load: values of tensors that operators of constants only
+            produce (a float16 model's dequantized weights), by tensor index:
+            they become constants of the carved model, as the whole model's
+            runtime treats them (XNNPACK packs them as weights).
 
     Returns:
         The single-op flatbuffer and, in input order, the original tensor
-        indices its (non-constant) inputs come from.
+        indices its run-time inputs come from.
     """
+    computed_at_load = computed_at_load or {}
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
@@ -125,6 +137,11 @@ def single_op_model(model: Any, index: int) -> tuple[bytes, list[int]]:
         tensor = copy.copy(graph.tensors[t])
         if _has_data(model, tensor):  # a constant (weights): keep its buffer
             buffers.append(model.buffers[tensor.buffer])
+            tensor.buffer = len(buffers) - 1
+        elif t in computed_at_load and t in op.inputs:
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(computed_at_load[t].tobytes(), dtype=np.uint8)
+            buffers.append(buffer)
             tensor.buffer = len(buffers) - 1
         else:
             tensor.buffer = 0
@@ -174,16 +191,19 @@ def op_breakdown(
     # Share the time cap between operators so the breakdown stays bounded.
     per_op = config.replace(max_seconds=max(0.5, config.max_seconds / len(operators)))
     ops = []
+    computed_at_load: dict[int, np.ndarray] = {}
     for index, op in enumerate(operators):
         code = model.operatorCodes[op.opcodeIndex]
         kind = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
         kind = kind or (code.customCode or b"CUSTOM").decode("ascii", "replace")
-        content, sources = single_op_model(model, index)
+        content, sources = single_op_model(model, index, computed_at_load)
         if not sources:
             # Only constants in (a float16 model's DEQUANTIZE of its weights): LiteRT
             # computes it once when the interpreter is prepared and XNNPACK packs it
-            # into its consumer's weights, so no inference runs it. Alone it has no
-            # input and XNNPACK refuses to set it up.
+            # into its consumer's weights, so no inference runs it (alone, with no
+            # input, XNNPACK refuses to set it up). Its consumers are carved with its
+            # values as constants.
+            computed_at_load.update({t: ref.get_tensor(t) for t in op.outputs})
             ops.append(
                 {"index": index, "type": kind, "mean_ms": 0.0, "stable": True, "at_load": True}
             )

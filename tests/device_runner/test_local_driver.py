@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from device_runner.drivers import DriverError, get_driver
@@ -77,17 +78,23 @@ def test_it_measures_a_real_tiny_model(tiny_tflite: Path, tmp_path: Path) -> Non
     assert result["op_breakdown_method"].startswith("measured")
 
 
-def test_it_breaks_down_a_float16_model_with_its_weight_dequantize_at_load(
-    tiny_tflite: Path, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def tiny_float16(tiny_tflite: Path) -> Path:
+    """The same network with float16 weights: a DEQUANTIZE of constants feeds each kernel."""
     import tensorflow as tf
 
-    # The same network with float16 weights: a DEQUANTIZE of constants feeds each kernel.
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tiny_tflite.parent / "saved"))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
-    path = tmp_path / "tiny-f16.tflite"
+    path = tiny_tflite.parent / "tiny-f16.tflite"
     path.write_bytes(converter.convert())
+    return path
+
+
+def test_it_breaks_down_a_float16_model_with_its_weight_dequantize_at_load(
+    tiny_float16: Path, tmp_path: Path
+) -> None:
+    path = tiny_float16
     driver = get_driver("local", {"rapl_root": str(tmp_path / "no-powercap")})
     result = driver.measure(driver.prepare(path), num_threads=1, protocol=QUICK)
 
@@ -98,6 +105,39 @@ def test_it_breaks_down_a_float16_model_with_its_weight_dequantize_at_load(
     assert all(op["mean_ms"] == 0.0 and op["at_load"] for op in dequantize)
     kernels = [op for op in ops if op["type"] in {"CONV_2D", "FULLY_CONNECTED"}]
     assert len(kernels) == 2 and all(op["mean_ms"] > 0 and "at_load" not in op for op in kernels)
+
+
+def test_it_carves_a_float16_kernel_with_its_dequantized_weights_as_constants(
+    tiny_float16: Path,
+) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from device_runner.drivers.child import _reference_values, make_infer, single_op_model
+
+    model = flatbuffer_utils.read_model(str(tiny_float16))
+    operators = model.subgraphs[0].operators
+    names = [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in operators]
+    conv = operators[names.index("CONV_2D")]
+    x = np.random.default_rng(0).random((1, 12, 12, 1), dtype=np.float32)
+    ref = _reference_values(str(tiny_float16), [x])
+    at_load = {
+        t: ref.get_tensor(t)
+        for op, name in zip(operators, names, strict=True)
+        if name == "DEQUANTIZE"
+        for t in op.outputs
+    }
+
+    _, fed_weights = single_op_model(model, names.index("CONV_2D"))
+    content, sources = single_op_model(model, names.index("CONV_2D"), at_load)
+
+    assert len(fed_weights) == 3  # activation, kernel and bias all fed at run time
+    assert sources == [conv.inputs[0]]  # only the activation: the weights are constants
+    carved = Interpreter(model_content=content)
+    carved.allocate_tensors()
+    make_infer(carved, [ref.get_tensor(sources[0])])()
+    out = carved.get_tensor(carved.get_output_details()[0]["index"])
+    np.testing.assert_allclose(out, ref.get_tensor(conv.outputs[0]), rtol=1e-5, atol=1e-6)
 
 
 def test_it_measures_energy_when_a_rapl_counter_is_readable(

@@ -147,11 +147,13 @@ class KernelPredictor:
         latencies = np.array([t.latency_ms for t in whole], dtype=float)
         if len(whole) >= 3 and np.ptp(sums) > 0:
             fitted = LinearRegression().fit(sums[:, None], latencies)
-            if fitted.coef_[0] > 0:
+            if fitted.coef_[0] > 0 and fitted.intercept_ >= 0:
                 self.scale, self.overhead_ms = float(fitted.coef_[0]), float(fitted.intercept_)
                 return
-        self.scale = 1.0
-        self.overhead_ms = float(np.median(latencies - sums))
+        # An overhead cannot be negative (a fitted one predicted small models below
+        # zero): the scale alone, as the median ratio, robust to the odd slow model.
+        self.scale = float(np.median(latencies / np.maximum(sums, MIN_MS)))
+        self.overhead_ms = 0.0
 
     def _pooled_x(self, kernels: Sequence[Kernel]) -> np.ndarray:
         return np.array(

@@ -119,6 +119,20 @@ def test_it_learns_the_device_overhead_term():
     assert np.median(np.abs(per_kernel - truth) / truth) < 0.1
 
 
+def test_it_never_predicts_a_negative_latency():
+    # Whole latencies below the kernel sums, more so for larger models: a least-squares
+    # line through them has a negative intercept, which put small models below zero.
+    models = [
+        ModelTiming(m.name, m.architecture, m.kernels, m.kernel_ms, 0.6 * sum(m.kernel_ms) - 0.05)
+        for m in synthetic_models(2)
+    ]
+    predictor = KernelPredictor().fit(models)
+    assert predictor.overhead_ms == 0.0
+    assert predictor.scale == pytest.approx(0.6, rel=0.1)
+    tiny = (synthetic_conv(np.random.default_rng(0), 0.1, "CONV_2D"),)
+    assert predictor.predict(tiny) > 0
+
+
 def test_it_refuses_what_it_cannot_learn_from():
     with pytest.raises(ValueError, match="Received: 0 kernels"):
         KernelPredictor().fit([])

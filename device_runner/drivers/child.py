@@ -123,10 +123,10 @@ def single_op_model(
         The single-op flatbuffer and, in input order, the original tensor
         indices its run-time inputs come from.
     """
-    computed_at_load = computed_at_load or {}
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
+    computed_at_load = computed_at_load or {}
     graph = model.subgraphs[0]
     op = copy.copy(graph.operators[index])
     used = list(dict.fromkeys(t for t in [*op.inputs, *op.outputs, *(op.intermediates or [])]))

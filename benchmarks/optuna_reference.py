@@ -52,14 +52,13 @@ def result_points() -> list[tuple[float, float, int, int, int]]:
     """(latency ms, accuracy, plan id, device id, threads) of every benchmark result."""
     from measurements.models import Result
 
-    rows = Result.objects.filter(device__name__startswith=dashboard.NAME).exclude(
-        latency_mean_ms=None
+    rows = Result.objects.filter(
+        device__name__startswith=dashboard.NAME,
+        latency_mean_ms__isnull=False,
+        accuracy__isnull=False,
     )
-    return list(
-        rows.exclude(accuracy=None)
-        .order_by("pk")
-        .values_list("latency_mean_ms", "accuracy", "artifact__plan_id", "device_id", "num_threads")
-    )
+    columns = ("latency_mean_ms", "accuracy", "artifact__plan_id", "device_id", "num_threads")
+    return list(rows.order_by("pk").values_list(*columns))
 
 
 def load_study(storage_url: str, points: Sequence[tuple]) -> int:
@@ -91,7 +90,7 @@ def load_study(storage_url: str, points: Sequence[tuple]) -> int:
                 for latency, accuracy, plan, device, threads in points[start : start + BATCH]
             ]
         )
-    return study._study_id
+    return storage.get_study_id_from_name(STUDY)
 
 
 def study_request(app: Callable, study_id: int, after: int = 0) -> tuple[float, int]:
@@ -150,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Stored {len(points):,} trials in {time.perf_counter() - started:.0f} s.")
         import optuna
 
-        study_id = optuna.load_study(study_name=STUDY, storage=args.storage)._study_id
+        storage = optuna.storages.RDBStorage(args.storage)
+        study_id = storage.get_study_id_from_name(STUDY)
         rounds = [_round(args.storage, study_id, len(points)) for _ in range(args.repeat)]
     _report(len(points), rounds)
     return 0

@@ -26,6 +26,10 @@ NOT_RECORDED = "No operator breakdown was recorded for this result."
 UNREADABLE = "The stored operator breakdown is not readable."
 NO_TIMING = "The stored operator breakdown holds no timing."
 TYPES_ONLY = "Per-type times only (imported): no operator order."
+AT_LOAD = (
+    "{count} operator(s) of constants only ({types}) run once when the model loads: "
+    "shown at 0 ms, not timed."
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def read(raw: Any) -> OpBreakdown:
             out.counts[str(kind)] = int(entry["count"])
     if from_driver:
         out.ops = _ops(raw.get("ops"))
-        out.note = "" if out.by_type else NO_TIMING
+        out.note = _at_load_note(raw.get("ops")) if out.by_type else NO_TIMING
     else:
         out.note = TYPES_ONLY if out.by_type else UNREADABLE
     return out
@@ -99,6 +103,14 @@ def _ops(listed: Any) -> list[Op]:
                 )
             )
     return ops
+
+
+def _at_load_note(listed: Any) -> str:
+    at_load = [op for op in listed or [] if isinstance(op, dict) and op.get("at_load")]
+    if not at_load:
+        return ""
+    types = ", ".join(sorted({str(op.get("type")) for op in at_load}))
+    return AT_LOAD.format(count=len(at_load), types=types)
 
 
 def ms_by_type(raw: Any) -> dict[str, float]:

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from measurements.op_breakdown import (
+    AT_LOAD,
     NO_TIMING,
     NOT_RECORDED,
     TYPES_ONLY,
@@ -67,3 +68,17 @@ def test_it_says_what_it_could_not_read_and_never_raises(raw, note):
     assert found.note == note and found.by_type == {} and ms_by_type(raw) == {}
     if isinstance(raw, dict) and isinstance(raw.get("ops"), list):
         assert found.ops == [Op(0, "ADD", None)]  # a bad index falls back to the position
+
+
+def test_it_says_which_operators_run_at_load_and_were_not_timed():
+    raw = {
+        **DRIVER,
+        "ops": [
+            {"index": 0, "type": "DEQUANTIZE", "mean_ms": 0.0, "stable": True, "at_load": True},
+            {"index": 1, "type": "DEQUANTIZE", "mean_ms": 0.0, "stable": True, "at_load": True},
+            {"index": 2, "type": "CONV_2D", "mean_ms": 0.02, "stable": True},
+        ],
+    }
+
+    assert read(raw).note == AT_LOAD.format(count=2, types="DEQUANTIZE")
+    assert read(DRIVER).note == ""

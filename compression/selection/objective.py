@@ -1,12 +1,25 @@
 """The objective and rewards of AdaDeep (seed 004, eq. 1, 6 and 8).
 
 Eq. 1: maximise mu1 N(A - A_min) + mu2 N(E_max - E) subject to the budgets.
-N is min-max normalisation over the candidate set, so the constants A_min
-and E_max cancel inside N: N(A - A_min) = (A - A_lo) / (A_hi - A_lo) and
-N(E_max - E) = (E_hi - E) / (E_hi - E_lo). When every candidate has the same
-value the range is zero and N is taken as 0 (the term cannot rank them).
-The set is every complete candidate handed in, feasible or not, so a score
-does not change when a budget moves.
+N maps a figure onto a fixed reference, the baseline's: accuracy as the share
+of the baseline's accuracy kept, N(A - A_min) = A / A_base, and energy as the
+share of the baseline's energy saved, N(E_max - E) = (E_base - E) / E_base
+(latency and weights alike for eq. 6). The constants A_min and E_max cancel
+inside N, as they would in any affine normalisation.
+
+The paper writes N as min-max normalisation, (x - x_min) / (x_max - x_min),
+without saying over which set. Over the candidates (as this module did
+until the measured tables showed why not), the ranking of two plans depends on
+a third: one collapsed pair measured at 25 % accuracy moved the accuracy
+floor and reordered plans far from it, so a recommendation changed when an
+unrelated plan was added to the table, and no search that measures a
+fraction of the plans could know the optimum it was asked to find. The
+baseline's figures are known before any search starts and do not move, so
+adding a plan never reorders the others. A set without the baseline (an
+imported table) takes the largest figure in the set as its reference, with
+zero as the floor, which depends on the set only through its maximum.
+The score does not depend on the budgets either, so it does not change when a
+budget moves.
 
 Feasibility: the paper writes T <= T_bgt and S <= S_bgt as constraints and
 A_min, E_max as the user's "constraints on accuracy and energy"; here all four
@@ -34,6 +47,7 @@ from dataclasses import dataclass, field
 
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
+from compression.selection.space import BASELINE
 
 # Candidate attribute and direction checked for each budget.
 LIMITS = {
@@ -43,6 +57,7 @@ LIMITS = {
     "storage_mb": ("storage_mb", "max"),
 }
 VIOLATION_PENALTY = 1.0
+SCALED = ("accuracy_pct", "energy_mj", "latency_ms")  # and "sp", the weights' storage
 
 
 @dataclass(frozen=True)
@@ -92,32 +107,35 @@ def slack(candidate: Candidate, budgets: Budgets) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Scale:
-    """The candidate set's ranges, for the min-max normalisation N."""
+    """Eq. 1's normalisation: each figure from ``lo`` (0) to its reference ``hi``."""
 
     lo: dict[str, float]
     hi: dict[str, float]
 
     @classmethod
     def of(cls, candidates: Sequence[Candidate]) -> Scale:
-        """Ranges of A, E, T and Sp over the candidates that have them."""
+        """From 0 to the baseline's A, E, T and Sp (the set's largest without a baseline)."""
+        baseline = next((c for c in candidates if c.plan == BASELINE), None)
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
-        for name in ("accuracy_pct", "energy_mj", "latency_ms"):
-            values = [getattr(c, name) for c in candidates if getattr(c, name) is not None]
-            if values:
-                lo[name], hi[name] = min(values), max(values)
-        sp = [c.sp_mb() for c in candidates if c.storage_mb is not None]
-        if sp:
-            lo["sp"], hi["sp"] = min(sp), max(sp)
+        readers = {name: (lambda c, n=name: getattr(c, n)) for name in SCALED}
+        readers["sp"] = lambda c: c.sp_mb() if c.storage_mb is not None else None
+        for name, read in readers.items():
+            reference = read(baseline) if baseline is not None else None
+            if reference is None:
+                values = [v for v in map(read, candidates) if v is not None]
+                reference = max(values, default=None)
+            if reference is not None:
+                lo[name], hi[name] = 0.0, reference
         return cls(lo, hi)
 
     def higher(self, name: str, value: float) -> float:
-        """N of a figure to maximise: 1 at the set's best, 0 at its worst."""
+        """N of a figure to maximise: 1 at the reference, 0 at zero."""
         span = self.hi.get(name, value) - self.lo.get(name, value)
         return (value - self.lo[name]) / span if span > 0 else 0.0
 
     def lower(self, name: str, value: float) -> float:
-        """N of a figure to minimise (a budget minus it): 1 at the set's lowest."""
+        """N of a figure to minimise (a budget minus it): 0 at the reference, 1 at zero."""
         span = self.hi.get(name, value) - self.lo.get(name, value)
         return (self.hi[name] - value) / span if span > 0 else 0.0
 
@@ -160,7 +178,7 @@ def score(candidate: Candidate, budgets: Budgets, scale: Scale) -> Score:
 
 
 def score_all(candidates: Sequence[Candidate], budgets: Budgets) -> list[Score]:
-    """Eq. 1 for every complete candidate, normalised over them, best first."""
+    """Eq. 1 for every complete candidate, against the baseline's figures, best first."""
     complete = [c for c in candidates if c.complete]
     scale = Scale.of(complete)
     scores = [score(c, budgets, scale) for c in complete]

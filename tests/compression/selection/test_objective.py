@@ -7,20 +7,18 @@ from tests.compression.selection.tables import random_table
 
 
 def brute_force(table, budgets):
-    """Eq. 1 written out: N(x) = (x - min) / (max - min) over the whole table."""
-    acc = [c.accuracy_pct - (budgets.min_accuracy_pct or 0) for c in table]
-    energy = [(budgets.max_energy_mj or 0) - c.energy_mj for c in table]
+    """Eq. 1 written out: the share of the baseline's accuracy kept plus of its energy saved."""
+    base = next(c for c in table if c.plan == "baseline")
     best, best_value = None, None
-    for c, a, e in zip(table, acc, energy, strict=True):
+    for c in table:
         fits = (
             (budgets.min_accuracy_pct is None or c.accuracy_pct >= budgets.min_accuracy_pct)
             and (budgets.max_energy_mj is None or c.energy_mj <= budgets.max_energy_mj)
             and (budgets.latency_ms is None or c.latency_ms <= budgets.latency_ms)
             and (budgets.storage_mb is None or c.storage_mb <= budgets.storage_mb)
         )
-        value = budgets.mu1 * (a - min(acc)) / (max(acc) - min(acc)) + budgets.mu2 * (
-            e - min(energy)
-        ) / (max(energy) - min(energy))
+        value = budgets.mu1 * c.accuracy_pct / base.accuracy_pct
+        value += budgets.mu2 * (base.energy_mj - c.energy_mj) / base.energy_mj
         if fits and (best_value is None or value > best_value):
             best, best_value = c.plan, value
     return best, best_value
@@ -51,7 +49,26 @@ def test_it_scores_parts_that_sum_to_the_total():
     outcome = exhaustive(random_table(3), Budgets(mu1=0.6, mu2=0.4))
     for scored in outcome.ranked:
         assert sum(scored.parts.values()) == pytest.approx(scored.total)
-        assert 0 <= scored.parts["accuracy"] <= 0.6 and 0 <= scored.parts["energy"] <= 0.4
+    baseline = next(s for s in outcome.ranked if s.candidate.plan == "baseline")
+    assert baseline.parts == pytest.approx({"accuracy": 0.6, "energy": 0.0})
+
+
+def test_it_never_reorders_two_plans_when_a_third_is_added():
+    table = random_table(5)
+    budgets = Budgets(mu1=0.6, mu2=0.4)
+    before = [s.candidate.plan for s in exhaustive(table, budgets).ranked]
+    collapsed = Candidate("W1c + L3", 4.0, 80.0, 1.0, 0.1)  # far outside every range
+    after = [s.candidate.plan for s in exhaustive([*table, collapsed], budgets).ranked]
+    assert [p for p in after if p != "W1c + L3"] == before
+
+
+def test_it_takes_the_largest_figures_as_reference_without_a_baseline():
+    pairs = [Candidate("a + b", 80.0, 2.0, 1.0, 1.0), Candidate("a + c", 60.0, 4.0, 1.0, 1.0)]
+    scale = Scale.of(pairs)
+    assert (scale.lo["accuracy_pct"], scale.hi["accuracy_pct"]) == (0.0, 80.0)
+    assert (scale.lo["energy_mj"], scale.hi["energy_mj"]) == (0.0, 4.0)
+    assert scale.higher("accuracy_pct", 60.0) == pytest.approx(0.75)
+    assert scale.lower("energy_mj", 2.0) == pytest.approx(0.5)
 
 
 def test_it_rewards_saving_energy_in_r1():

@@ -17,9 +17,9 @@ remaining plan's prediction, margin included) or when the evaluation budget
 (a quarter of the plans by default) is spent. With ``start="singles"`` it
 measures every technique alone first.
 
-Eq. 1 normalises over the whole table; the search cannot see the whole
-table, so it normalises over the evaluated figures and the predicted ones of
-the plans not evaluated, the closest estimate of the table's ranges.
+Eq. 1 normalises against the baseline's figures (``objective.py``), which
+the search evaluates first, so it scores every plan exactly as exhaustive
+search over the whole table would.
 
 Like the TPE search it is an ask/tell loop whose whole state is the list of
 told plans, so it resumes from that history and always asks the same next
@@ -144,7 +144,7 @@ class ComposeSearch(AskTellSearch):
         self._next = None
 
     def outcome(self, why: Mapping[str, str] | None = None) -> Outcome:
-        """The evaluated plans ranked by eq. 1 (on the estimated table scale), with the reasons.
+        """The evaluated plans ranked by eq. 1, with the reasons.
 
         Args:
             why: plan -> why it could not be evaluated (a failed compression);
@@ -197,7 +197,7 @@ class ComposeSearch(AskTellSearch):
     def _gains(self, free: Sequence[str]) -> dict[str, float]:
         """Each free plan's chance to fit times its expected improvement of eq. 1."""
         predictions = {p: self.model.predict(p) for p in free}
-        scale = self._scale(predictions)
+        scale = self._scale()
         told = [c for _, c in self.history if c is not None and c.complete]
         feasible = [s.total for s in (score(c, self.budgets, scale) for c in told) if s.feasible]
         incumbent = max(feasible, default=None)
@@ -206,19 +206,9 @@ class ComposeSearch(AskTellSearch):
             for p, pred in predictions.items()
         }
 
-    def _scale(self, predictions: Mapping[str, Prediction] | None = None) -> Scale:
-        """Eq. 1's ranges over the evaluated figures and the predicted ones of the rest."""
-        told = {p: c for p, c in self.history if c is not None and c.complete}
-        if predictions is None:
-            predictions = {p: self.model.predict(p) for p in self.plans if p not in told}
-        lo: dict[str, float] = {}
-        hi: dict[str, float] = {}
-        for name in ("accuracy_pct", "energy_mj"):
-            values = [getattr(c, name) for c in told.values()]
-            values += [pred.value(name) for pred in predictions.values() if _known(pred, name)]
-            if values:
-                lo[name], hi[name] = min(values), max(values)
-        return Scale(lo, hi)
+    def _scale(self) -> Scale:
+        """Eq. 1's reference: the baseline's figures once told (the whole table's scale)."""
+        return Scale.of([c for _, c in self.history if c is not None and c.complete])
 
     def _unlikely_to_fit(self) -> list[str]:
         """Why the plans not evaluated were left: their best predicted chance to fit."""
@@ -232,11 +222,6 @@ class ComposeSearch(AskTellSearch):
             f"the techniques evaluated alone: the likeliest, {likeliest}, fits with a "
             f"predicted chance of {chances[likeliest]:.0%}."
         ]
-
-
-def _known(prediction: Prediction, name: str) -> bool:
-    """Whether the model learnt the figure at all (not just the prior's spread)."""
-    return prediction.sd[name] < 1e5
 
 
 def _normal_cdf(z: float) -> float:

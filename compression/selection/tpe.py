@@ -1,7 +1,7 @@
 """A sample-efficient search: Bayesian optimisation with optuna's TPE sampler.
 
 Each slot of the space is a categorical parameter (none or one of its
-options); the objective is eq. 1 (normalised over the plans evaluated so far)
+options); the objective is eq. 1 (against the baseline's figures, objective.py)
 and the budgets are constraints (the summed relative excess over every set
 budget, <= 0 when the plan fits), which the TPE sampler ranks infeasible
 trials by. Only the plans given may be proposed (by default the space's
@@ -13,10 +13,11 @@ The search is an ask/tell loop, so the figures can come from a table now and
 from compressing and measuring through the job queue later: ``ask`` names
 the next plan, ``tell`` hands its candidate back (None when it could not be
 evaluated). Its whole state is the list of told plans, so a search resumes by
-being built with that history. Because the normalisation moves as plans are
-added, every ``ask`` rebuilds the optuna study from the history with the
-current scale; the sampler's seed is derived from the seed and the step, so
-the same history always gives the same next plan.
+being built with that history. Until the baseline is told the scale is the
+largest figures told, which moves as plans are added, so every ``ask``
+rebuilds the optuna study from the history with the current scale; the
+sampler's seed is derived from the seed and the step, so the same history
+always gives the same next plan.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from compression.selection.reasons import (
 from compression.selection.space import Space
 
 NONE = "none"
-UNEVALUATED_VALUE = -1.0  # below any eq. 1 score (those lie in 0..1)
+# Below any eq. 1 score: those lie near 0..1, and a plan would need ten times the
+# baseline's energy to score below -9 (the energy term is mu2 (E_base - E) / E_base).
+UNEVALUATED_VALUE = -10.0
 UNEVALUATED_EXCESS = 1e3  # a plan without figures counts as far outside the budgets
 MAX_EXCESS = 1e3
 
@@ -112,7 +115,7 @@ class TPESearch(AskTellSearch):
         return self.choices
 
     def outcome(self, why: Mapping[str, str] | None = None) -> Outcome:
-        """The evaluated plans ranked by eq. 1 over them, with the reasons.
+        """The evaluated plans ranked by eq. 1, with the reasons.
 
         Args:
             why: plan -> why it could not be evaluated (a failed compression);

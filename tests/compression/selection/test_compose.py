@@ -25,12 +25,6 @@ def settings(table, count, seed):
         )
 
 
-def margin(table, budgets):
-    """How far the exhaustive optimum's eq. 1 score leads the runner-up's."""
-    ranked = run_strategy("exhaustive", table, budgets).ranked
-    return ranked[0].total - ranked[1].total if len(ranked) > 1 else 1.0
-
-
 def optimum(table, budgets):
     chosen = run_strategy("exhaustive", table, budgets).chosen
     return chosen.candidate.plan if chosen else None
@@ -52,19 +46,13 @@ def test_it_predicts_a_composed_pair_from_the_baseline_and_its_singles():
 @pytest.mark.parametrize("seed", range(3))
 def test_it_returns_the_exhaustive_optimum_of_composed_tables_with_a_quarter_of_the_plans(seed):
     table = structured_table(seed, noise=0.0)  # 112 plans whose figures compose exactly
-    scores = {}
     for budgets in settings(table, 10, seed):
         evaluator = TableEvaluator(table)
         outcome = compose(evaluator, budgets, WIDE_SPACE)
         best = outcome.chosen.candidate.plan if outcome.chosen else None
         assert outcome.evaluations == evaluator.evaluations <= 28
-        scores = {
-            s.candidate.plan: s.total for s in run_strategy("exhaustive", table, budgets).ranked
-        }
-        if margin(table, budgets) > 0.01:  # a clear optimum: it must find it
-            assert best == optimum(table, budgets)
-        else:  # a near tie hangs on eq. 1's ranges over plans it never saw
-            assert scores[best] >= max(scores.values()) - 0.01
+        # Eq. 1 is scaled by the baseline, which it evaluates first: near ties included.
+        assert best == optimum(table, budgets)
 
 
 def test_it_returns_the_optimum_of_noisy_tables_far_more_often_than_tpe_did():

@@ -9,12 +9,21 @@ mu2 = 0.4, mu3 = mu4 = 0.5) and prints, as table 5 does, the chosen plan, its
 accuracy loss and its reductions (x) of Sp, T and E against the plan W3, and
 the candidate evaluations each strategy needed.
 
+A keras.applications network (``--arch MobileNetV2:0.35``, "NAME:alpha" as in
+realnets.py) is trained as a user would bring it: the digits upscaled to
+``--side`` and repeated to three channels are written to an ``.npz`` under
+DATASET_ROOT (var/datasets) and registered as an npz dataset; the baseline is
+trained on it and registered as an uploaded ``.keras``. Plans the network
+refuses (C2, L1, L2, L3 on MobileNetV2) are left out of its table.
+
 The database defaults to var/bench-selector.sqlite3 (set DATABASE_URL to use
 another); rows are kept, so a second run measures only what is new. The full
-table is about 110 plans per model; ``--codes`` restricts it to a subset.
+table is 172 plans per model; ``--codes`` restricts it to a subset, and
+``--fine-tune-epochs`` caps each compression step's fine-tuning (the committed
+tables used 5).
 
-    .venv/bin/python benchmarks/selector.py [--arch lenet alexnet] [--codes C2 L1 W2 W3 L3 Q-int8]
-        [--save-tables var/tables]
+    .venv/bin/python benchmarks/selector.py [--arch lenet alexnet MobileNetV2:0.35] [--side 32]
+        [--codes C2 L1 W2 W3 L3 Q-int8] [--fine-tune-epochs 5] [--save-tables var/tables]
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,10 +43,17 @@ WEIGHTS = {"mu1": 0.6, "mu2": 0.4, "mu3": 0.5, "mu4": 0.5}
 REFERENCE = "W3"
 
 
-def setup_django() -> None:
-    """Django against the benchmark's own database, migrated."""
+def setup_django(fine_tune_epochs: int | None = None) -> None:
+    """Django against the benchmark's own database, migrated.
+
+    ``fine_tune_epochs`` caps the runner's fine-tuning the way ``make demo`` does,
+    through COMPRESSION_FINE_TUNE_EPOCHS (the lab's default of 30 would take hours
+    on a real network); None keeps the environment's setting.
+    """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench-selector.sqlite3'}")
+    if fine_tune_epochs is not None:
+        os.environ["COMPRESSION_FINE_TUNE_EPOCHS"] = str(fine_tune_epochs)
     import django
     from django.core.management import call_command
 
@@ -56,17 +73,103 @@ def restricted_space(codes: list[str] | None):  # noqa: ANN201 (a Space)
     return Space(tuple(s for s in slots if s.options))
 
 
-def build_table(arch: str, space, epochs: int) -> tuple:  # noqa: ANN001
+def is_application(arch: str) -> bool:
+    """Whether ``arch`` names a keras.applications network ("MobileNetV2:0.35")."""
+    from benchmarks.realnets import parse_network
+    from compression.zoo.applications import APPLICATIONS
+
+    return parse_network(arch)[0] in APPLICATIONS
+
+
+def slug(arch: str) -> str:
+    """``arch`` fit for a model or file name: "MobileNetV2:0.35" -> "MobileNetV2-0.35"."""
+    return arch.replace(":", "-")
+
+
+def write_rgb_digits(path: Path, side: int) -> dict[str, Any]:
+    """Write realnets.py's RGB digits to ``path`` as a user's ``.npz``; its loader options.
+
+    The npz layout has no validation split, so train and validation go together
+    into ``x_train`` and the loader holds the same share out again (60/20/20).
+    """
+    import numpy as np
+
+    from benchmarks.realnets import rgb_digits
+
+    data = rgb_digits(side, max_train=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        x_train=np.concatenate([data.x_train, data.x_val]),
+        y_train=np.concatenate([data.y_train, data.y_val]),
+        x_test=data.x_test,
+        y_test=data.y_test,
+    )
+    held_out = len(data.x_val) / (len(data.x_train) + len(data.x_val))
+    return {"path": path.name, "val_fraction": held_out}
+
+
+def baseline(arch: str, epochs: int, side: int):  # noqa: ANN201 (a DNNModel)
+    """The registered baseline for ``arch``, trained on first use.
+
+    A zoo model trains on the bundled 8x8 digits; a keras.applications network on
+    an ``.npz`` dataset of the digits at ``side`` x ``side`` x 3 (those networks
+    need 32x32 at least and three channels).
+    """
+    from django.conf import settings
+
+    from measurements import actions
+
+    if not is_application(arch):
+        dataset = actions.register_dataset("digits", "bundled", {"seed": 0})
+        name = f"bench-{arch}-digits"
+        return dataset.models.filter(name=name).first() or actions.train_and_register_baseline(
+            arch, dataset, epochs=epochs, name=name
+        )
+    dataset_name = f"digits{side}rgb"
+    # Written on every run (the same arrays): the registered row keeps only the path,
+    # and every job reads the file again.
+    options = write_rgb_digits(Path(settings.DATASET_ROOT) / f"{dataset_name}.npz", side)
+    dataset = actions.register_dataset(dataset_name, "npz", options)
+    name = f"bench-{slug(arch)}-{dataset_name}"
+    return dataset.models.filter(name=name).first() or train_application(
+        arch, dataset, epochs, name
+    )
+
+
+def train_application(arch: str, dataset, epochs: int, name: str):  # noqa: ANN001, ANN201
+    """Train a keras.applications baseline and register it as an uploaded ``.keras``.
+
+    train_and_register_baseline takes no architecture options (alpha), so this
+    trains with them and registers the file, as a user uploading it would.
+    """
+    import tempfile
+
+    from benchmarks.realnets import parse_network
+    from compression.baseline import train_baseline
+    from compression.data.registry import load_dataset
+    from compression.modelio import save_model
+    from measurements import actions
+    from measurements.actions.artifacts import LOADER_BY_SOURCE
+
+    family, options = parse_network(arch)
+    data = load_dataset(LOADER_BY_SOURCE[dataset.source], **dataset.source_options)
+    started = time.monotonic()
+    model = train_baseline(family, data, epochs=epochs, seed=0, **options)
+    print(f"{arch}: baseline trained in {time.monotonic() - started:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.keras"
+        save_model(model, path)
+        return actions.register_model_file(name, family, dataset, path)
+
+
+def build_table(arch: str, space, epochs: int, side: int = 32) -> tuple:  # noqa: ANN001
     """Train (once) the baseline, queue every plan of the space, run the local runner."""
     from device_runner.runner import Runner
     from measurements import actions
 
     device, _ = actions.ensure_local_device()
-    dataset = actions.register_dataset("digits", "bundled", {"seed": 0})
-    name = f"bench-{arch}-digits"
-    model = dataset.models.filter(name=name).first() or actions.train_and_register_baseline(
-        arch, dataset, epochs=epochs, name=name
-    )
+    model = baseline(arch, epochs, side)
     texts = space.singles_and_pairs()
     jobs = actions.queue_jobs([model], texts, [device], [1], PROTOCOL)
     print(f"{arch}: {len(texts)} plans, {len(jobs)} newly queued", flush=True)
@@ -115,7 +218,21 @@ def _row(model: str, strategy: str, chosen, reference, evaluations: int, seconds
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=["lenet", "alexnet"])
+    parser.add_argument(
+        "--arch",
+        nargs="+",
+        default=["lenet", "alexnet"],
+        help="Zoo models, or keras.applications networks as NAME or NAME:alpha.",
+    )
+    parser.add_argument(
+        "--side", type=int, default=32, help="Input side of a keras.applications network."
+    )
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=None,
+        help="Cap on each compression step's fine-tuning (default: COMPRESSION_FINE_TUNE_EPOCHS).",
+    )
     parser.add_argument("--codes", nargs="*", help="Technique codes to keep (default: all).")
     parser.add_argument("--epochs", type=int, default=20, help="Baseline training epochs.")
     parser.add_argument("--seed", type=int, default=0, help="The DQN's seed.")
@@ -129,15 +246,15 @@ def main(argv: list[str] | None = None) -> None:
         "(benchmarks/selector_strategies.py reads them).",
     )
     args = parser.parse_args(argv)
-    setup_django()
+    setup_django(args.fine_tune_epochs)
     space = restricted_space(args.codes)
     rows = []
     for arch in args.arch:
-        model, device = build_table(arch, space, args.epochs)
+        model, device = build_table(arch, space, args.epochs, args.side)
         if args.save_tables:
             from compression.selection.table_csv import save_table
 
-            path = save_table(measured_table(model, device), args.save_tables / f"{arch}.csv")
+            path = save_table(measured_table(model, device), args.save_tables / f"{slug(arch)}.csv")
             print(f"{arch}: table saved to {path}", flush=True)
         limits = {
             "min_accuracy_pct": args.min_accuracy_pct,

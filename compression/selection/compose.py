@@ -23,7 +23,12 @@ search over the whole table would.
 
 Like the TPE search it is an ask/tell loop whose whole state is the list of
 told plans, so it resumes from that history and always asks the same next
-plan for the same history (ties go to the earlier plan).
+plan for the same history and seed. Ties are common early on (every pair of
+two techniques never evaluated has the same prediction), and which one goes
+first decides which techniques are learnt first; they go to the earliest
+plan in an order drawn from the seed, never in the order the plans were
+listed, which would smuggle in whatever sorted the list (a measured table's
+rows come newest first, its pairs before its singles).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from compression.selection.ask_tell import AskTellSearch, EvaluationBudget
 from compression.selection.budgets import Budgets
@@ -43,6 +50,7 @@ from compression.selection.space import Space
 
 NAME = "compose"
 STARTS = ("baseline", "singles")
+TIE = 1e-9  # gains this close (relative) are a tie: equal predictions up to rounding
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class ComposeConfig(EvaluationBudget):
     """Search settings (the evaluation budget's, and these).
 
     Attributes:
-        seed: kept for the strategies' common signature; the search is deterministic.
+        seed: draws the order that breaks ties between equally promising plans.
         min_evaluations: the default budget's floor: on a small table a quarter of
             the plans is too few to learn the techniques' effects (it is below a
             quarter of any table of 40 plans or more).
@@ -104,8 +112,11 @@ class ComposeSearch(AskTellSearch):
         self.plans = list(dict.fromkeys(plans if plans is not None else space.singles_and_pairs()))
         if not self.plans:
             raise ValueError("The search needs at least one plan. Received: plans=[]")
-        techniques = [step for plan in self.plans for step in steps_of(plan)]
+        techniques = sorted({step for plan in self.plans for step in steps_of(plan)})
         self.model = CompositionModel(techniques)
+        # Drawn over the plans sorted by name, so the listing order cannot matter.
+        order = np.random.default_rng(self.config.seed).permutation(len(self.plans))
+        self.rank = {p: int(i) for p, i in zip(sorted(self.plans), order, strict=True)}
         self.budget = self.config.budget(len(self.plans))
         self.start = self._start()
         self.history: list[tuple[str, Candidate | None]] = []
@@ -184,12 +195,15 @@ class ComposeSearch(AskTellSearch):
             lacking = {len(steps_of(p)) for p, _ in self.history}
             free = [p for p in self.plans if p not in asked]
             plan = min(
-                free, key=lambda p: (len(steps_of(p)) in lacking, len(steps_of(p))), default=None
+                free,
+                key=lambda p: (len(steps_of(p)) in lacking, len(steps_of(p)), self.rank[p]),
+                default=None,
             )
         elif plan is None:
             gains = self._gains([p for p in self.plans if p not in asked])
             best = max(gains.values(), default=0.0)
-            plan = next((p for p, g in gains.items() if g == best), None)
+            tied = [p for p, g in gains.items() if g >= best - TIE * abs(best)]
+            plan = min(tied, key=self.rank.__getitem__, default=None)
             plan = plan if best >= self.config.tolerance and best > 0 else None
         self._next = (self.evaluations, plan)
         return plan

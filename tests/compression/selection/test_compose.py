@@ -135,7 +135,9 @@ def test_it_names_what_a_pairs_only_table_lacks_and_still_finds_the_best():
     evaluator = TableEvaluator(table)
     outcome = compose(evaluator, Budgets(), SPACE, ComposeConfig(max_evaluations=9))
     lacking = outcome.details["missing"]
-    assert lacking[:2] == ["baseline", "C1"]  # the simplest plans, once each size is lacking
+    # The simplest plans first, then pairs once a single was lacking (each table pair is read).
+    assert lacking[0] == "baseline" and all(" + " not in plan for plan in lacking)
+    assert outcome.details["asked"][2] in {c.plan for c in table}
     assert any("the table lacks" in r and "baseline" in r for r in outcome.reasons)
     assert outcome.chosen.candidate.plan == optimum(table, Budgets())
     # From the table itself it asks only for plans the table holds.
@@ -143,6 +145,29 @@ def test_it_names_what_a_pairs_only_table_lacks_and_still_finds_the_best():
     assert direct.details["missing"] == [] and direct.chosen.candidate.plan == optimum(
         table, Budgets()
     )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_it_asks_the_same_plans_whatever_order_they_are_listed_in(seed):
+    table = structured_table(seed)
+    plans = [c.plan for c in table]
+    budgets = Budgets(min_accuracy_pct=80.0, mu1=0.5, mu2=0.5)
+    asked = []
+    for listing in (plans, plans[::-1], sorted(plans, key=len)):
+        config = ComposeConfig(seed=seed)
+        outcome = compose(TableEvaluator(table), budgets, None, config, listing)
+        asked.append(outcome.details["asked"])
+    assert asked[0] == asked[1] == asked[2]
+
+
+def test_it_breaks_ties_by_its_seed():
+    table = structured_table(0)
+    firsts = set()
+    for seed in range(6):
+        search = ComposeSearch(WIDE_SPACE, Budgets(), config=ComposeConfig(seed=seed))
+        search.tell(search.ask(), next(c for c in table if c.plan == "baseline"))
+        firsts.add(search.ask())  # every technique still unknown: all pairs alike
+    assert len(firsts) > 1
 
 
 def test_it_resumes_from_its_history_and_is_deterministic():

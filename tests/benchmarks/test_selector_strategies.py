@@ -1,4 +1,4 @@
-from benchmarks.selector_strategies import compare, main, random_settings, space_for
+from benchmarks.selector_strategies import _near, compare, main, random_settings, space_for
 from compression.selection import run_strategy
 from compression.selection.objective import violations
 from compression.selection.table_csv import save_table
@@ -35,6 +35,17 @@ def test_it_scores_each_strategy_against_the_exhaustive_optimum():
         found = run_strategy("tpe", table, budgets, WIDE_SPACE, index).chosen
         hits += (best and best.candidate.plan) == (found and found.candidate.plan)
     assert rows["tpe"]["optimum share"] == hits / 10
+    assert rows["exhaustive"]["within 0.01 of its score"] == 1.0
+    assert rows["tpe"]["within 0.01 of its score"] >= rows["tpe"]["optimum share"]
+
+
+def test_it_counts_a_miss_as_near_only_when_a_feasible_plan_scores_within_a_hundredth():
+    totals = {"a": 0.80, "b": 0.795, "c": 0.70}
+    assert _near("a", "a", totals) and _near("b", "a", totals)
+    assert not _near("c", "a", totals)
+    assert not _near("d", "a", totals)  # chosen, but infeasible under these budgets
+    assert not _near(None, "a", totals) and not _near("a", None, {})
+    assert _near(None, None, {})  # nothing fits and nothing was chosen: right
 
 
 def test_it_runs_on_tables_saved_as_csv(tmp_path, capsys):

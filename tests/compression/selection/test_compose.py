@@ -30,11 +30,17 @@ def optimum(table, budgets):
     return chosen.candidate.plan if chosen else None
 
 
-def test_it_predicts_a_composed_pair_from_its_singles_shrunk_towards_no_effect():
+def composed_model_and_table():
+    """A model told the baseline, C1 and W3 of a table whose pairs compose exactly."""
     table = {c.plan: c for c in structured_table(0, SPACE, noise=0.0)}
     model = CompositionModel(["C1", "C2", "L1", "W2", "W3", "Q-int8"])
     for plan in ("baseline", "C1", "W3"):
         model.add(table[plan])
+    return model, table
+
+
+def test_it_predicts_a_composed_pair_from_its_singles_shrunk_towards_no_effect():
+    model, table = composed_model_and_table()
     predicted = model.predict("C1 + W3")
     base, truth = table["baseline"], table["C1 + W3"]
     for name, (logged, _, _) in FIGURES.items():
@@ -49,10 +55,7 @@ def test_it_predicts_a_composed_pair_from_its_singles_shrunk_towards_no_effect()
 
 
 def test_it_learns_more_about_a_pair_from_other_plans_sharing_its_techniques():
-    table = {c.plan: c for c in structured_table(0, SPACE, noise=0.0)}
-    model = CompositionModel(["C1", "C2", "L1", "W2", "W3", "Q-int8"])
-    for plan in ("baseline", "C1", "W3"):
-        model.add(table[plan])
+    model, table = composed_model_and_table()
     before = model.predict("C1 + W3")
     for plan in ("C1 + W2", "C2 + W3", "C1 + Q-int8", "W3 + Q-int8", "L1 + W3"):
         model.add(table[plan])

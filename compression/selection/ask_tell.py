@@ -45,7 +45,8 @@ class EvaluationBudget:
 
     def budget(self, plans: int) -> int:
         """The evaluation budget for ``plans`` plans."""
-        wanted = self.max_evaluations or max(math.ceil(self.share * plans), self.min_evaluations)
+        # Rounded down: "a quarter of the plans" never means more than a quarter.
+        wanted = self.max_evaluations or max(math.floor(self.share * plans), self.min_evaluations)
         return max(1, min(wanted, plans))
 
 

@@ -17,8 +17,9 @@ from compression.selection.space import Space
 from compression.selection.tpe import TPEConfig, TPESearch, tpe
 
 STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe", "compose")
-# benchmarks/selector_strategies.py: compose returns the exhaustive optimum in >= 90 % of
-# budget settings evaluating <= 25 % of the plans; TPE, greedy and the DQN do not (issue 16).
+# benchmarks/selector_strategies.py: compose returns the exhaustive optimum more often than
+# TPE, greedy and the DQN on every measured table (>= 90 % of budget settings on the 172-plan
+# tables evaluating <= 25 % of the plans; 40-66 % on the 48-plan real-network tables).
 DEFAULT_STRATEGY = "compose"
 # The strategies that can measure as they go (an ask/tell loop), the default first.
 SEARCH_STRATEGIES = ("compose", "tpe")

@@ -20,7 +20,7 @@ The database defaults to var/bench-selector.sqlite3 (set DATABASE_URL to use
 another); rows are kept, so a second run measures only what is new. The full
 table is 172 plans per model; ``--codes`` restricts it to a subset, and
 ``--fine-tune-epochs`` caps each compression step's fine-tuning (the committed
-tables used 5).
+LeNet and AlexNet-13 tables used 5, the keras.applications ones 1).
 
     .venv/bin/python benchmarks/selector.py [--arch lenet alexnet MobileNetV2:0.35] [--side 32]
         [--codes C2 L1 W2 W3 L3 Q-int8] [--fine-tune-epochs 5] [--save-tables var/tables]
@@ -118,6 +118,7 @@ def baseline(arch: str, epochs: int, side: int):  # noqa: ANN201 (a DNNModel)
     """
     from django.conf import settings
 
+    from benchmarks.realnets import parse_network
     from measurements import actions
 
     if not is_application(arch):
@@ -132,35 +133,14 @@ def baseline(arch: str, epochs: int, side: int):  # noqa: ANN201 (a DNNModel)
     options = write_rgb_digits(Path(settings.DATASET_ROOT) / f"{dataset_name}.npz", side)
     dataset = actions.register_dataset(dataset_name, "npz", options)
     name = f"bench-{slug(arch)}-{dataset_name}"
-    return dataset.models.filter(name=name).first() or train_application(
-        arch, dataset, epochs, name
-    )
-
-
-def train_application(arch: str, dataset, epochs: int, name: str):  # noqa: ANN001, ANN201
-    """Train a keras.applications baseline and register it as an uploaded ``.keras``.
-
-    train_and_register_baseline takes no architecture options (alpha), so this
-    trains with them and registers the file, as a user uploading it would.
-    """
-    import tempfile
-
-    from benchmarks.realnets import parse_network
-    from compression.baseline import train_baseline
-    from compression.data.registry import load_dataset
-    from compression.modelio import save_model
-    from measurements import actions
-    from measurements.actions.artifacts import LOADER_BY_SOURCE
-
+    existing = dataset.models.filter(name=name).first()
+    if existing:
+        return existing
     family, options = parse_network(arch)
-    data = load_dataset(LOADER_BY_SOURCE[dataset.source], **dataset.source_options)
     started = time.monotonic()
-    model = train_baseline(family, data, epochs=epochs, seed=0, **options)
+    model = actions.train_and_register_baseline(family, dataset, epochs, name=name, **options)
     print(f"{arch}: baseline trained in {time.monotonic() - started:.0f} s", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.keras"
-        save_model(model, path)
-        return actions.register_model_file(name, family, dataset, path)
+    return model
 
 
 def build_table(arch: str, space, epochs: int, side: int = 32) -> tuple:  # noqa: ANN001

@@ -145,15 +145,23 @@ def check_model_fits(model: Any, file_name: str, dataset: Dataset) -> None:
 
 
 def train_and_register_baseline(
-    arch: str, dataset: Dataset, epochs: int, seed: int = 0, name: str | None = None
+    arch: str,
+    dataset: Dataset,
+    epochs: int,
+    seed: int = 0,
+    name: str | None = None,
+    **options: Any,
 ) -> DNNModel:
-    """Train a zoo architecture on a registered dataset and store it as a baseline."""
+    """Train a zoo architecture on a registered dataset and store it as a baseline.
+
+    ``options`` go to the architecture's builder (a keras.applications width, alpha=0.35).
+    """
     from compression.baseline import train_baseline
     from compression.data.registry import load_dataset
     from compression.modelio import save_model
 
     data = load_dataset(LOADER_BY_SOURCE[dataset.source], **dataset.source_options)
-    model = train_baseline(arch, data, epochs=epochs, seed=seed)
+    model = train_baseline(arch, data, epochs=epochs, seed=seed, **options)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{arch}.keras"
         save_model(model, path)

@@ -423,7 +423,7 @@ _ELEMENTWISE = {
     "Sine": {"SIN"},
     "Cosine": {"COS"},
     "Sign": {"SIGN"},
-    "Bankders Rounding": {"ROUND"},
+    "Bankers Rounding": {"ROUND"},
     "Cube Root": set(),
     "Clamp": {"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "MINIMUM", "MAXIMUM"},
 }

@@ -48,10 +48,14 @@ import struct
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import ai_edge_litert
 import numpy as np
-from ai_edge_litert import schema_py_generated as tfl_schema
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from compression.selection.kernels import kernels_of  # noqa: E402
 
 _LIB_PATH = os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRt.so")
 
@@ -62,7 +66,6 @@ EV_DEFAULT = 1
 EV_OPERATOR = 2
 EV_DELEGATE_OP = 4
 EV_DELEGATE_PROFILED_OP = 8
-EV_RUNTIME_INSTR = 16 | 32  # 16 = general runtime instrumentation, 32 = telemetry
 OP_EVENT_TYPES = (EV_OPERATOR, EV_DELEGATE_OP, EV_DELEGATE_PROFILED_OP)
 
 
@@ -364,32 +367,6 @@ class ProfiledModel:
         return text
 
 
-# --- .tflite flatbuffer: operator list of the signature's subgraph -----------
-_BUILTIN_NAMES = {
-    v: k for k, v in vars(tfl_schema.BuiltinOperator).items() if not k.startswith("_")
-}
-
-
-def tflite_ops(path, signature_index=0):
-    with open(path, "rb") as file:
-        buf = file.read()
-    m = tfl_schema.Model.GetRootAs(buf, 0)
-    sg_index = 0
-    if m.SignatureDefsLength() > signature_index:
-        sg_index = m.SignatureDefs(signature_index).SubgraphIndex()
-    sg = m.Subgraphs(sg_index)
-    ops = []
-    for i in range(sg.OperatorsLength()):
-        op = sg.Operators(i)
-        code = m.OperatorCodes(op.OpcodeIndex())
-        b = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = _BUILTIN_NAMES.get(b, str(b))
-        if name == "CUSTOM" and code.CustomCode():
-            name = "CUSTOM:" + code.CustomCode().decode()
-        ops.append(name)
-    return sg_index, ops
-
-
 # --- mapping XNNPACK-internal operators back to TFLite operators -------------
 # XNNPACK operator base name (text before " (") -> TFLite builtins it can come from.
 _ELEMENTWISE = {
@@ -667,7 +644,7 @@ def main(argv=None):
     ap.add_argument("-v", "--verbose", action="store_true", help="show LiteRT stderr logging")
     args = ap.parse_args(argv)
 
-    sg_index, ops = tflite_ops(args.model)
+    ops = [kernel.op_type for kernel in kernels_of(args.model)]  # subgraph 0, in order
     with _StderrCapture(not args.verbose):
         env = Environment()
         kw = dict(
@@ -705,7 +682,7 @@ def main(argv=None):
         f"kernel_mode={args.kernel_mode or 'default(XNNPACK)'}"
     )
     print(
-        f"TFLite subgraph {sg_index}: {len(ops)} operators; profiled op events/run: "
+        f"TFLite subgraph 0: {len(ops)} operators; profiled op events/run: "
         f"{len(op_events)}; outputs identical base vs profiled: {same_out}"
     )
     print(

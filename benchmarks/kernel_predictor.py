@@ -5,15 +5,19 @@ keras.applications MobileNetV2, ResNet50 and EfficientNetB0 at small inputs,
 and the zoo's mobilenet, vgg and resnet at a few widths; compresses each with
 techniques that work today (Q-dyn, Q-f16, Q-int8, W1c, C3, Cl; no fine-tuning,
 which changes weights, not timing); exports the .tflite; measures it with the
-local driver's child process (whole-model latency and the single-op breakdown,
-one thread). Then, holding out one architecture at a time, trains the kernel
-predictor on the others and predicts the held-out models' whole latency.
+local driver's child process (whole-model latency and the per-operator
+breakdown, one thread: in-graph from LiteRT's profiler, or single-op where
+that cannot run; the report counts which). Then, holding out one
+architecture at a time, trains the kernel predictor on the others and
+predicts the held-out models' whole latency.
 Prints the share within +-10% and the median absolute error beside the
 always-the-median baseline, for every model and for those of at least 0.3 ms.
 
 Measurements are cached in var/bench-kernel/timings.json (keyed by model and
-plan), so a rerun only measures what is new. ``--small`` keeps four models and
-three plans (a proof that it runs; its figures are preliminary).
+plan; an entry measured by another breakdown method than the driver's
+current one is measured again), so a rerun only measures what is new.
+``--small`` keeps four models and three plans (a proof that it runs; its
+figures are preliminary).
 
     .venv/bin/python benchmarks/kernel_predictor.py [--small] [--out var/bench-kernel]
 """
@@ -25,6 +29,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +85,7 @@ def export(name: str, arch: str, options: dict, side: int, plan: str, out: Path)
 
 
 def measure(path: Path) -> dict:
-    """The local driver's child on one .tflite: latency and the single-op breakdown."""
+    """The local driver's child on one .tflite: latency and the per-operator breakdown."""
     args = {"model_path": str(path), "num_threads": 1, "protocol": PROTOCOL, "op_breakdown": True}
     command = [sys.executable, "-m", "device_runner.drivers.child", json.dumps(args)]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=1800, check=False)
@@ -91,20 +96,21 @@ def measure(path: Path) -> dict:
     return {"latency_ms": document["latency"]["mean_ms"], "op_breakdown": document["op_breakdown"]}
 
 
-def collect(models: list, plans: list[str], out: Path) -> list:
-    """ModelTiming for every (model, plan), measured once and cached."""
+def collect(models: list, plans: list[str], out: Path) -> tuple[list, Counter]:
+    """ModelTiming for every (model, plan), measured once and cached; breakdown methods used."""
     from compression.selection.kernel_predictor import ModelTiming
     from compression.selection.kernels import kernels_of, timings_from_breakdown
+    from device_runner.drivers.in_graph import METHOD as current
 
     cache_path = out / "timings.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    timings = []
+    timings, methods = [], Counter()
     for name, family, arch, options, side in models:
         for plan in plans:
             key = f"{name}--{plan}"
             try:
                 path = export(name, arch, options, side, plan, out)
-                if key not in cache:
+                if _stale(cache.get(key), current):
                     started = time.monotonic()
                     cache[key] = measure(path)
                     cache_path.write_text(json.dumps(cache))
@@ -117,7 +123,16 @@ def collect(models: list, plans: list[str], out: Path) -> list:
             ms = timings_from_breakdown(cache[key]["op_breakdown"], kernels)
             latency = cache[key]["latency_ms"]
             timings.append(ModelTiming(key, family, tuple(kernels), tuple(ms), latency))
-    return timings
+            methods[cache[key]["op_breakdown"]["method"]] += 1
+    return timings, methods
+
+
+def _stale(entry: dict | None, current: str) -> bool:
+    """Not measured, or measured before the driver's current method existed."""
+    if entry is None:
+        return True
+    breakdown = entry["op_breakdown"]
+    return breakdown["method"] != current and "in_graph_reason" not in breakdown
 
 
 def report(timings: list) -> list[dict]:
@@ -158,9 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     models = [m for m in MODELS if not args.small or m[0] in SMALL_MODELS]
     plans = SMALL_PLANS if args.small else PLANS
-    timings = collect(models, plans, args.out)
+    timings, methods = collect(models, plans, args.out)
     import pandas as pd
 
+    print("breakdown methods:", ", ".join(f"{n} x {m}" for m, n in methods.items()))
     rows = report(timings)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.rows:

@@ -28,7 +28,11 @@ from sklearn.preprocessing import StandardScaler
 from compression.selection.kernels import Kernel
 
 MIN_TYPE_SAMPLES = 8  # below this a type shares the pooled regressor
-MIN_MS = 1e-6  # floor before taking logs (a timer's resolution)
+MIN_MS = 1e-6  # below this a measured sum counts as zero
+# Kernel times are learnt as log(ms + 1 us): the in-graph profiler's resolution
+# is 1 us, and an operator the runtime fused into its neighbour takes 0 ms,
+# which a plain log would put at minus infinity.
+KERNEL_OFFSET_MS = 1e-3
 KINDS = ("power+forest", "forest", "power")
 POWER_FEATURES = 4  # macs, input, output and weight elements: the first of NUMERIC_FEATURES
 POWER_ALPHA = 1.0
@@ -126,7 +130,7 @@ class KernelPredictor:
             ValueError: no kernel timings at all.
         """
         kernels = [k for t in timings for k in t.kernels]
-        times = np.log([max(ms, MIN_MS) for t in timings for ms in t.kernel_ms])
+        times = np.log([max(ms, 0.0) + KERNEL_OFFSET_MS for t in timings for ms in t.kernel_ms])
         if not kernels:
             raise ValueError("The kernel predictor needs per-operator timings. Received: 0 kernels")
         self.known_types = sorted({k.op_type for k in kernels})
@@ -169,7 +173,7 @@ class KernelPredictor:
             rows = [i for i, k in enumerate(kernels) if k.op_type == op_type]
             if rows:
                 log_ms[rows] = regressor.predict(np.array([kernels[i].features() for i in rows]))
-        return np.exp(log_ms)
+        return np.maximum(np.exp(log_ms) - KERNEL_OFFSET_MS, 0.0)
 
     def predict(self, kernels: Sequence[Kernel]) -> float:
         """A model's latency, ms: the overhead term over the sum of its kernels."""

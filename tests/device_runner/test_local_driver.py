@@ -72,10 +72,11 @@ def test_it_measures_a_real_tiny_model(tiny_tflite: Path, tmp_path: Path) -> Non
     by_type = result["op_breakdown"]["by_type"]
     assert {k: v["count"] for k, v in by_type.items()} == dict(expected)
     assert {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"} <= set(by_type)
-    assert all(v["ms"] > 0 for v in by_type.values())
+    assert all(by_type[kind]["ms"] > 0 for kind in ("CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"))
     assert sum(v["share"] for v in by_type.values()) == pytest.approx(1.0)
     assert result["op_breakdown_method"] == result["op_breakdown"]["method"]
-    assert result["op_breakdown_method"].startswith("measured")
+    assert result["op_breakdown_method"].startswith("measured in-graph")
+    assert result["op_breakdown"]["profiled_runs"] >= QUICK.min_runs
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +92,18 @@ def tiny_float16(tiny_tflite: Path) -> Path:
     return path
 
 
-def test_it_breaks_down_a_float16_model_with_its_weight_dequantize_at_load(
-    tiny_float16: Path, tmp_path: Path
+def test_it_times_a_float16_model_alone_with_its_weight_dequantize_at_load(
+    tiny_float16: Path,
 ) -> None:
-    path = tiny_float16
-    driver = get_driver("local", {"rapl_root": str(tmp_path / "no-powercap")})
-    result = driver.measure(driver.prepare(path), num_threads=1, protocol=QUICK)
+    from ai_edge_litert.interpreter import Interpreter
 
-    assert result["op_breakdown_reason"] is None
-    ops = result["op_breakdown"]["ops"]
+    from device_runner.drivers.invoke import random_inputs
+    from device_runner.drivers.single_op import single_op_times
+
+    interpreter = Interpreter(model_path=str(tiny_float16))
+    inputs = random_inputs(interpreter.get_input_details(), 0)
+    ops = single_op_times(str(tiny_float16), 1, QUICK, inputs)
+
     dequantize = [op for op in ops if op["type"] == "DEQUANTIZE"]
     assert len(dequantize) >= 2  # the conv's and the dense layer's kernels
     assert all(op["mean_ms"] == 0.0 and op["at_load"] for op in dequantize)
@@ -113,14 +117,15 @@ def test_it_carves_a_float16_kernel_with_its_dequantized_weights_as_constants(
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_litert.tools import flatbuffer_utils
 
-    from device_runner.drivers.child import _reference_values, make_infer, single_op_model
+    from device_runner.drivers.invoke import make_infer
+    from device_runner.drivers.single_op import reference_values, single_op_model
 
     model = flatbuffer_utils.read_model(str(tiny_float16))
     operators = model.subgraphs[0].operators
     names = [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in operators]
     conv = operators[names.index("CONV_2D")]
     x = np.random.default_rng(0).random((1, 12, 12, 1), dtype=np.float32)
-    ref = _reference_values(str(tiny_float16), [x])
+    ref = reference_values(str(tiny_float16), [x])
     at_load = {
         t: ref.get_tensor(t)
         for op, name in zip(operators, names, strict=True)

@@ -174,6 +174,24 @@ def test_it_fails_a_model_the_interpreter_cannot_run_and_goes_on(baseline_artifa
     assert good.status == "succeeded" and Result.objects.filter(job=good).exists()
 
 
+def test_it_stores_the_in_graph_breakdown_of_a_measured_job(baseline_artifact):
+    from compression.selection.kernels import kernels_of
+
+    # The breakdown on, as on the device `make demo` registers.
+    device = Device.objects.create(name="host", kind="local")
+    (job,) = queue(baseline_artifact, device, 1, QUICK)
+
+    finish(start_runner("--device", "host", "--once"))
+
+    result = Result.objects.get(job=job)
+    # The method fits Result.op_breakdown_method (100 characters; PostgreSQL enforces it).
+    assert result.op_breakdown_method.startswith("measured in-graph: LiteRT CompiledModel")
+    kernels = kernels_of(baseline_artifact.tflite_file.path)
+    assert [o["type"] for o in result.op_breakdown["ops"]] == [k.op_type for k in kernels]
+    assert result.op_breakdown["sum_ms"] > 0
+    assert result.op_breakdown["by_type"]["CONV_2D"]["ms"] > 0
+
+
 def test_it_refuses_an_unknown_device_name():
     runner = start_runner("--device", "no-such-board", "--once")
     output, _ = runner.communicate(timeout=120)

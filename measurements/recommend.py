@@ -264,6 +264,9 @@ def kernel_timings(device: Device, threads: int) -> list[Any]:
 
     A result counts when its breakdown lists every operator (the local
     driver's ``ops``) and its artifact's .tflite is readable and matches it.
+    Times taken inside whole runs (``scope`` "in-graph") and operators timed
+    alone differ by the inter-op cache reuse the latter miss, so when the
+    device has any of the former, only those are used.
     """
     results = Result.objects.filter(
         device=device,
@@ -271,7 +274,7 @@ def kernel_timings(device: Device, threads: int) -> list[Any]:
         num_threads=threads,
         latency_mean_ms__isnull=False,
     ).select_related("artifact__model", "artifact__plan")
-    timings = []
+    timings: dict[bool, list[Any]] = {True: [], False: []}
     for result in results:
         breakdown = result.op_breakdown
         if not isinstance(breakdown, dict) or not breakdown.get("ops"):
@@ -289,10 +292,9 @@ def kernel_timings(device: Device, threads: int) -> list[Any]:
             continue
         name = f"{result.artifact.model.name}: {result.artifact.plan.canonical}"
         architecture = result.artifact.model.architecture
-        timings.append(
-            ModelTiming(name, architecture, tuple(kernels), tuple(ms), result.latency_mean_ms)
-        )
-    return timings
+        timing = ModelTiming(name, architecture, tuple(kernels), tuple(ms), result.latency_mean_ms)
+        timings[breakdown.get("scope") == "in-graph"].append(timing)
+    return timings[True] or timings[False]
 
 
 def kernel_predictions(artifacts: list[Artifact], device: Device, threads: int) -> dict[int, float]:

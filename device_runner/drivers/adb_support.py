@@ -266,7 +266,13 @@ def op_breakdown(section: ProfileSection | None) -> dict[str, Any] | None:
         {"index": i, "type": op.node_type, "name": op.name, "mean_ms": op.avg_ms, "stable": None}
         for i, op in enumerate(section.run_order)
     ]
-    return {"method": OP_METHOD, "sum_ms": total, "by_type": by_type, "ops": ops}
+    return {
+        "method": OP_METHOD,
+        "scope": "in-graph",
+        "sum_ms": total,
+        "by_type": by_type,
+        "ops": ops,
+    }
 
 
 def build_result(

@@ -11,8 +11,13 @@ from device_runner.drivers.litert_c import LiteRtError
 from measurements.protocol import ProtocolConfig
 
 
-def summarise(method: str, ops: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """The stored breakdown: per-operator times, their sum, and totals per type."""
+def summarise(method: str, scope: str, ops: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The stored breakdown: per-operator times, their sum, and totals per type.
+
+    ``scope`` says what the times include: "in-graph" (each operator inside
+    whole runs) or "single-op" (each operator alone), so a predictor
+    trained on them does not mix the two.
+    """
     total = sum(o["mean_ms"] for o in ops)
     by_type: dict[str, dict[str, Any]] = {}
     for o in ops:
@@ -21,7 +26,8 @@ def summarise(method: str, ops: list[dict[str, Any]], **extra: Any) -> dict[str,
         entry["count"] += 1
     for entry in by_type.values():
         entry["share"] = entry["ms"] / total if total > 0 else None
-    return {"method": method, "sum_ms": total, "by_type": by_type, "ops": ops, **extra}
+    breakdown = {"method": method, "scope": scope, "sum_ms": total, "by_type": by_type}
+    return {**breakdown, "ops": ops, **extra}
 
 
 def op_breakdown(
@@ -38,8 +44,8 @@ def op_breakdown(
     """
     try:
         ops, runs = in_graph.in_graph_times(model_path, threads, config, seed)
-        return summarise(in_graph.METHOD, ops, profiled_runs=runs)
+        return summarise(in_graph.METHOD, "in-graph", ops, profiled_runs=runs)
     except (LiteRtError, ValueError) as exc:
         reason = f"in-graph profiler not usable: {type(exc).__name__}: {exc}"
     ops = single_op.single_op_times(model_path, threads, config, inputs)
-    return summarise(single_op.METHOD, ops, in_graph_reason=reason)
+    return summarise(single_op.METHOD, "single-op", ops, in_graph_reason=reason)

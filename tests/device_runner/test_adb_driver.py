@@ -332,4 +332,5 @@ def test_its_result_is_stored_as_a_measured_result(phone, files, request) -> Non
     assert result.energy_measured is True
     assert result.energy_method == "measured (Android battery current x voltage)"
     assert result.op_breakdown["by_type"]["CONCATENATION"]["count"] == 2
+    assert result.op_breakdown["scope"] == "in-graph"  # benchmark_model profiles whole runs
     assert result.provenance["accuracy"].startswith("evaluated on the host")

@@ -94,6 +94,7 @@ def test_it_falls_back_to_timing_each_operator_alone_and_says_why(
     result = breakdown.op_breakdown(str(residual_tflite), 1, QUICK, inputs, seed=0)
 
     assert result["method"].startswith("measured: each operator carved")
+    assert result["scope"] == "single-op"
     assert "LiteRtNoSuchProfilerCall" in result["in_graph_reason"]
     assert len(result["ops"]) == len(in_graph.operator_types(str(residual_tflite)))
     assert all(o["mean_ms"] > 0 for o in result["ops"] if o["type"] in COMPUTE)

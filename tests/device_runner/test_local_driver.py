@@ -77,6 +77,7 @@ def test_it_measures_a_real_tiny_model(tiny_tflite: Path, tmp_path: Path) -> Non
     assert result["op_breakdown_method"] == result["op_breakdown"]["method"]
     assert result["op_breakdown_method"].startswith("measured in-graph")
     assert result["op_breakdown"]["profiled_runs"] >= QUICK.min_runs
+    assert result["op_breakdown"]["scope"] == "in-graph"
 
 
 @pytest.fixture(scope="module")

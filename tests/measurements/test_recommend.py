@@ -119,3 +119,29 @@ def test_it_predicts_latency_per_kernel_where_the_device_has_op_timings():
     # Artifacts without a .tflite still get the whole-model forest's figure.
     assert by_plan["C2"].extra["latency_predictor"] == "forest"
     assert by_plan["C2"].latency_ms > 0
+
+
+def test_it_learns_kernels_from_in_graph_timings_only_when_the_device_has_them():
+    world = build_world()
+    tflite = to_tflite(conv_bn_relu6(), "float32")
+    kernels = kernels_of(tflite)
+
+    def breakdown(ms: float, scope: str) -> dict:
+        ops = [{"index": k.index, "type": k.op_type, "mean_ms": ms} for k in kernels]
+        return {"ops": ops, "by_type": {}, "scope": scope}
+
+    for code, ms, scope in (("C1", 0.1, "in-graph"), ("W3", 1.0, "single-op")):
+        artifact = world.artifacts[code]
+        artifact.tflite_file.save(f"{code}.tflite", ContentFile(tflite))
+        artifact.results.update(op_breakdown=breakdown(ms, scope))
+    fresh = make_artifact(
+        model=world.model, plan=plan_row("Ps"), macs=1000, sp_bits=800, sf_bits=80, accuracy=0.9
+    )
+    fresh.tflite_file.save("fresh.tflite", ContentFile(tflite))
+
+    by_plan = {c.plan: c for c in build_candidates(world.model, world.device)[0]}
+
+    # Only C1's in-graph kernels (0.1 ms each) and its 2.6 ms latency are learnt from;
+    # W3's operators timed alone (ten times slower; 3.8 ms) are left out, not averaged in.
+    assert by_plan["Ps"].latency_ms == pytest.approx(2.6, rel=1e-6)
+    assert by_plan["Ps"].extra["latency_predictor"] == "kernel"

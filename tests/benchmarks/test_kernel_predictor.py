@@ -21,4 +21,4 @@ def test_its_local_measurement_lines_up_with_the_flatbuffers_kernels(tmp_path):
     assert len(times) == len(kernels) and all(t >= 0 for t in times)
     # In-graph times are whole microseconds per run: the tiny dense head may read 0.
     assert all(t > 0 for t, k in zip(times, kernels, strict=True) if k.op_type == "CONV_2D")
-    assert measured["latency_ms"] > 0
+    assert measured["latency_ms"] > 0 and measured["repeat_latency_ms"] > 0

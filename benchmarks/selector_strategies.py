@@ -21,8 +21,14 @@ The search space is the technique registry's slots (conv / fc / model)
 restricted to the techniques the table's plans use. The DQN trains a Keras
 network per setting (seconds each); leave it out with ``--strategies``.
 
+Compose starts from what the techniques did to the other networks
+(``effect_prior``), learnt leave-one-table-out: from the other table files
+for a file, from the other structured tables for a structured one, never
+from the table searched. ``compose-alone`` is compose without that prior
+(starting from "no effect"), for comparison.
+
     .venv/bin/python benchmarks/selector_strategies.py var/tables/*.csv [--settings 50]
-        [--synthetic 0 1 2] [--strategies exhaustive greedy tpe compose]
+        [--synthetic 0 1 2] [--strategies exhaustive greedy tpe compose compose-alone]
 """
 
 from __future__ import annotations
@@ -38,10 +44,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compression.selection import Budgets, Candidate, Space, run_strategy  # noqa: E402
+from compression.selection import Budgets, Candidate, EffectPrior, Space, run_strategy  # noqa: E402
 from compression.selection.table_csv import load_table  # noqa: E402
 
-STRATEGIES = ("exhaustive", "greedy", "tpe", "compose", "dqn")
+STRATEGIES = ("exhaustive", "greedy", "tpe", "compose", "compose-alone", "dqn")
 OPEN_CHANCE = 0.3  # each budget is left open this often
 BAR_SHARE, BAR_PLANS = 0.9, 0.25  # issue 16: the optimum this often, at most this share of plans
 NEAR = 0.01  # eq. 1 lies near 0..1 (objective.py): a hundredth of the baseline's worth
@@ -90,8 +96,12 @@ def compare(
     strategies: Sequence[str],
     seed: int = 0,
     space: Space | None = None,
+    prior: EffectPrior | None = None,
 ) -> list[dict]:
-    """Each strategy's hits against exhaustive and the evaluations it spent."""
+    """Each strategy's hits against exhaustive and the evaluations it spent.
+
+    ``prior`` goes to compose; ``compose-alone`` is compose without it.
+    """
     space = space or space_for(candidates)
     plans = sum(1 for c in candidates if c.complete)
     tally = {
@@ -105,7 +115,7 @@ def compare(
         totals = {s.candidate.plan: s.total for s in reference.ranked if s.feasible}
         for strategy in strategies:
             started = time.monotonic()
-            outcome = run_strategy(strategy, candidates, budgets, space, seed + index)
+            outcome = _run(strategy, candidates, budgets, space, seed + index, prior)
             entry = tally[strategy]
             entry["seconds"] += time.monotonic() - started
             chosen = outcome.chosen.candidate.plan if outcome.chosen else None
@@ -130,6 +140,29 @@ def compare(
             }
         )
     return rows
+
+
+def _run(
+    strategy: str,
+    candidates: Sequence[Candidate],
+    budgets: Budgets,
+    space: Space,
+    seed: int,
+    prior: EffectPrior | None,
+):
+    if strategy == "compose-alone":
+        return run_strategy("compose", candidates, budgets, space, seed)
+    return run_strategy(strategy, candidates, budgets, space, seed, prior)
+
+
+def priors(groups: Sequence[dict[str, list[Candidate]]]) -> dict[str, EffectPrior]:
+    """Each table's prior, learnt from the other tables of its group (leave-one-table-out)."""
+    learnt = {}
+    for tables in groups:
+        for name in tables:
+            others = {other: rows for other, rows in tables.items() if other != name}
+            learnt[name] = EffectPrior.learn(others)
+    return learnt
 
 
 def _near(chosen: str | None, best: str | None, totals: dict[str, float]) -> bool:
@@ -160,12 +193,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         parser.error(f"--settings must be at least 1. Received: --settings={args.settings}")
     if not args.tables and not args.synthetic:
         parser.error("Give table files, --synthetic seeds, or both. Received: neither")
-    tables = {path.stem: load_table(path) for path in args.tables}
-    tables.update(synthetic_tables(args.synthetic))
+    files = {path.stem: load_table(path) for path in args.tables}
+    synthetic = synthetic_tables(args.synthetic)
+    learnt = priors([files, synthetic])
     rows = []
-    for name, candidates in tables.items():
+    for name, candidates in {**files, **synthetic}.items():
         settings = random_settings(candidates, args.settings, args.seed)
-        for row in compare(candidates, settings, args.strategies, args.seed):
+        prior = learnt[name]
+        print(f"{name}: compose's prior from {', '.join(prior.networks) or 'none'}", flush=True)
+        for row in compare(candidates, settings, args.strategies, args.seed, prior=prior):
             rows.append({"table": name, "plans": len(candidates), **row})
             print(f"{name}: {row['strategy']} done", file=sys.stderr, flush=True)
     import pandas as pd

@@ -395,7 +395,10 @@ def recommend_for(
     # Compressed but not scorable first (a measurement completes them), then new plans.
     unscored = [c.plan for c in candidates if not c.complete]
     unscored += [p for p in space.singles_and_pairs() if p not in known]
-    answer = recommend(candidates, budgets, strategy, space, unscored, top, seed)
+    from measurements.effect_priors import effect_prior_for
+
+    prior = effect_prior_for(model, device, threads)
+    answer = recommend(candidates, budgets, strategy, space, unscored, top, seed, prior)
     answer.update(
         model=model.name,
         device=device.name,

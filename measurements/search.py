@@ -50,6 +50,12 @@ class Search(models.Model):
         default=list, blank=True, help_text="Technique codes searched over; empty = all."
     )
     plans = models.JSONField(default=list, help_text="The plans the strategy may ask for.")
+    prior = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="EffectPrior.get_config(): what the techniques did to the other models on "
+        "the device when the search started (compose's start); empty = none.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
     evaluations = models.JSONField(default=list, blank=True)
     best_plan = models.TextField(blank=True)
@@ -122,6 +128,7 @@ class Search(models.Model):
             "pending": len(self.pending),
             "allow_predicted": self.allow_predicted,
             "techniques": self.techniques,
+            "prior_networks": (self.prior or {}).get("networks", []),
             "best": answer.get("best"),
             "ranked": answer.get("ranked", []),
             "binding": answer.get("binding"),

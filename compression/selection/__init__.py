@@ -5,6 +5,7 @@ The DQN imports Keras only when the "dqn" strategy runs.
 
 from compression.selection.budgets import BudgetError, Budgets, budget_errors, device_weights
 from compression.selection.candidates import Candidate
+from compression.selection.effect_prior import EffectPrior
 from compression.selection.recommend import (
     DEFAULT_STRATEGY,
     SEARCH_STRATEGIES,
@@ -22,6 +23,7 @@ __all__ = [
     "BudgetError",
     "Budgets",
     "Candidate",
+    "EffectPrior",
     "Slot",
     "Space",
     "budget_errors",

@@ -43,6 +43,7 @@ from compression.selection.ask_tell import AskTellSearch, EvaluationBudget
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
 from compression.selection.composition import CompositionModel, Prediction, steps_of
+from compression.selection.effect_prior import EffectPrior
 from compression.selection.evaluator import Evaluator
 from compression.selection.objective import LIMITS, Scale, score
 from compression.selection.outcome import Outcome, build_outcome
@@ -65,11 +66,14 @@ class ComposeConfig(EvaluationBudget):
         tolerance: stop when no plan's expected improvement of eq. 1 reaches this.
         start: "baseline" (the baseline first, then the expected improvement picks
             singles or pairs) or "singles" (the baseline and every technique alone first).
+        prior: what the techniques did to other networks (``effect_prior``); None
+            starts from "no effect".
     """
 
     min_evaluations: int = 10
     tolerance: float = 1e-4
     start: str = "baseline"
+    prior: EffectPrior | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -113,7 +117,7 @@ class ComposeSearch(AskTellSearch):
         if not self.plans:
             raise ValueError("The search needs at least one plan. Received: plans=[]")
         techniques = sorted({step for plan in self.plans for step in steps_of(plan)})
-        self.model = CompositionModel(techniques)
+        self.model = CompositionModel(techniques, self.config.prior)
         # Drawn over the plans sorted by name, so the listing order cannot matter.
         order = np.random.default_rng(self.config.seed).permutation(len(self.plans))
         self.rank = {p: int(i) for p, i in zip(sorted(self.plans), order, strict=True)}
@@ -172,6 +176,7 @@ class ComposeSearch(AskTellSearch):
             "budget": self.budget,
             "plans": len(self.plans),
             "stopped_early": self.done and self.evaluations < min(self.budget, len(self.plans)),
+            "prior_networks": list(self.config.prior.networks) if self.config.prior else [],
         }
         return build_outcome(NAME, scores, len(self.history), None, details, reasons)
 
@@ -210,7 +215,7 @@ class ComposeSearch(AskTellSearch):
 
     def _gains(self, free: Sequence[str]) -> dict[str, float]:
         """Each free plan's chance to fit times its expected improvement of eq. 1."""
-        predictions = {p: self.model.predict(p) for p in free}
+        predictions = self.model.predict_all(free)
         scale = self._scale()
         told = [c for _, c in self.history if c is not None and c.complete]
         feasible = [s.total for s in (score(c, self.budgets, scale) for c in told) if s.feasible]
@@ -229,7 +234,8 @@ class ComposeSearch(AskTellSearch):
         free = [p for p in self.plans if p not in self._asked()]
         if not free or all(c is None for _, c in self.history):
             return []  # nothing learnt: no prediction worth a sentence
-        chances = {p: fit_chance(self.model.predict(p), self.budgets) for p in free}
+        predictions = self.model.predict_all(free)
+        chances = {p: fit_chance(predictions[p], self.budgets) for p in free}
         likeliest = max(chances, key=chances.__getitem__)
         return [
             f"None of the {len(free)} plan(s) not evaluated is likely to fit, predicted from "

@@ -16,6 +16,12 @@ plan's squared error, divided by its predicted spread in units of the noise,
 estimates the noise's variance (shrunk towards the prior by a few
 pseudo-observations). The prior noise is what measured tables show
 (FIGURES): about 7 accuracy points and 15-30 % on the other figures per pair.
+
+Given what the techniques did to other networks (``effect_prior``), each
+effect is shrunk towards that mean instead of towards none, with that spread,
+and every pair gets an interaction term of its own, shrunk towards the
+interaction the other networks showed (or none); a pair's own figures then
+teach its interaction rather than only widening the noise.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compression.selection.candidates import Candidate
+from compression.selection.effect_prior import EffectPrior, pair_key
 from compression.selection.space import BASELINE
 
 # Figure -> (on a log scale?, prior noise, prior spread of one technique's effect).
@@ -49,6 +56,12 @@ INTERCEPT_RIDGE = 1e-8  # the baseline's level is left to the data
 # the noise is at most this many noise variances (a pair predicted from the baseline and
 # its two techniques alone has 3); a guess from the prior would only dilute the estimate.
 CALIBRATION_SPREAD = 8.0
+# With a learnt prior, a pair's interaction term gets this share of the spread the
+# networks showed (or of the noise, for a pair no network measured); the rest stays
+# noise. Half: benchmarks/selector_strategies.py (seed 0, leave-one-table-out priors)
+# found the optimum in 0.90-1.00 of the settings on all four measured tables with
+# it, and in 0.86 on MobileNetV2 alpha 0.35 with the whole spread.
+PAIR_SPREAD = 0.5
 
 
 def steps_of(plan: str) -> tuple[str, ...]:
@@ -79,15 +92,24 @@ class CompositionModel:
 
     Args:
         techniques: every technique a plan may use (the model's features).
+        prior: what the techniques did to other networks; None shrinks every
+            effect towards none, with no interaction terms.
     """
 
-    def __init__(self, techniques: Sequence[str]) -> None:
+    def __init__(self, techniques: Sequence[str], prior: EffectPrior | None = None) -> None:
         self.techniques = list(dict.fromkeys(techniques))
+        self.prior = prior
         self.column = {t: i + 1 for i, t in enumerate(self.techniques)}
-        self.noise = {name: prior for name, (_, prior, _) in FIGURES.items()}
+        pairs = [
+            pair_key(a, b) for i, a in enumerate(self.techniques) for b in self.techniques[i + 1 :]
+        ]
+        offset = len(self.column) + 1
+        self.pair_column = {p: offset + i for i, p in enumerate(pairs)} if prior else {}
+        self.noise = {name: noise for name, (_, noise, _) in FIGURES.items()}
         self._errors: dict[str, list[float]] = {name: [] for name in FIGURES}
         self._rows: dict[str, list[tuple[np.ndarray, float]]] = {name: [] for name in FIGURES}
         self._fits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._priors = {name: self._prior_of(name) for name in FIGURES}
 
     def features(self, plan: str) -> np.ndarray:
         """The intercept and one indicator per technique; unknown techniques are refused.
@@ -95,14 +117,17 @@ class CompositionModel:
         Raises:
             ValueError: the plan uses a technique the model was not built with.
         """
-        x = np.zeros(len(self.techniques) + 1)
+        x = np.zeros(len(self.techniques) + len(self.pair_column) + 1)
         x[0] = 1.0
-        for step in steps_of(plan):
+        steps = steps_of(plan)
+        for step in steps:
             if step not in self.column:
                 raise ValueError(
                     f"The plan uses a technique outside the search's. Received: plan={plan!r}"
                 )
             x[self.column[step]] = 1.0
+        if len(steps) == 2 and self.pair_column:
+            x[self.pair_column[pair_key(*steps)]] = 1.0
         return x
 
     def add(self, candidate: Candidate) -> None:
@@ -122,15 +147,26 @@ class CompositionModel:
 
     def predict(self, plan: str) -> Prediction:
         """The plan's predicted figures (wide spreads where nothing was learnt)."""
-        x = self.features(plan)
-        mean, sd = {}, {}
+        return self.predict_all([plan])[plan]
+
+    def predict_all(self, plans: Sequence[str]) -> dict[str, Prediction]:
+        """Every plan's predicted figures, computed together (a search asks for all of them)."""
+        xs = np.array([self.features(plan) for plan in plans]).reshape(len(plans), -1)
+        means, sds = {}, {}
         for name, (_, _, effect) in FIGURES.items():
             if self._rows[name]:
-                m, unit_var = self._predict_one(name, x)
-                mean[name], sd[name] = m, self.noise[name] * math.sqrt(1.0 + unit_var)
+                weights, inverse = self._fits[name]
+                unit_var = ((xs @ inverse) * xs).sum(axis=1)
+                means[name], sds[name] = xs @ weights, self.noise[name] * np.sqrt(1.0 + unit_var)
             else:
-                mean[name], sd[name] = 0.0, 1e6 * effect
-        return Prediction(mean, sd)
+                means[name], sds[name] = np.zeros(len(plans)), np.full(len(plans), 1e6 * effect)
+        return {
+            plan: Prediction(
+                {name: float(means[name][i]) for name in FIGURES},
+                {name: float(sds[name][i]) for name in FIGURES},
+            )
+            for i, plan in enumerate(plans)
+        }
 
     def _predict_one(self, name: str, x: np.ndarray) -> tuple[float, float]:
         """Posterior mean and variance in units of the noise variance."""
@@ -152,7 +188,26 @@ class CompositionModel:
         self.noise[name] = math.sqrt(variance)
         xs = np.array([x for x, _ in self._rows[name]])
         ys = np.array([y for _, y in self._rows[name]])
-        ridge = np.full(xs.shape[1], variance / effect**2)
+        means, spreads = self._priors[name]
+        ridge = variance / spreads**2
         ridge[0] = INTERCEPT_RIDGE
         inverse = np.linalg.inv(xs.T @ xs + np.diag(ridge))
-        self._fits[name] = (inverse @ xs.T @ ys, inverse)
+        # Ridge towards the prior's means: argmin |Xw - y|^2 + sum r_i (w_i - m_i)^2.
+        self._fits[name] = (inverse @ (xs.T @ ys + ridge * means), inverse)
+
+    def _prior_of(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each column's prior mean and spread (the intercept's are unused)."""
+        _, noise, effect = FIGURES[name]
+        means = np.zeros(len(self.techniques) + len(self.pair_column) + 1)
+        spreads = np.full(len(means), float(effect))
+        if self.prior is None:
+            return means, spreads
+        for technique, column in self.column.items():
+            belief = self.prior.single(name, technique)
+            if belief is not None:
+                means[column], spreads[column] = belief
+        for pair, column in self.pair_column.items():
+            belief = self.prior.pair(name, *pair.split(" + "))
+            means[column], spreads[column] = belief if belief else (0.0, noise)
+            spreads[column] *= PAIR_SPREAD
+        return means, spreads

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from measurements.actions.queueing import REQUEUABLE, queue_jobs, refuse_unrunnable
 from measurements.actions.search_space import resolve_techniques, space_of
+from measurements.effect_priors import effect_prior_for
 from measurements.models import Device, DNNModel, Job, Result
 from measurements.search import MAX_EVALUATIONS, Search
 
@@ -85,6 +86,9 @@ def start_search(
     refuse_unrunnable([model], [device])
     codes = resolve_techniques(model, techniques)
     plans = space_of(codes).singles_and_pairs()
+    # Learnt once, when the search starts: it resumes with the same start, however
+    # the other models' results change while it runs.
+    prior = effect_prior_for(model, device, threads)
     with transaction.atomic():  # a first step that fails leaves no half-started search
         search = Search.objects.create(
             owner=owner if getattr(owner, "is_authenticated", False) else None,
@@ -98,6 +102,7 @@ def start_search(
             allow_predicted=allow_predicted,
             techniques=codes,
             plans=plans,
+            prior=prior.get_config() if prior else {},
         )
         return advance_search(search)
 
@@ -173,12 +178,13 @@ def stop_search(search: Search) -> Search:
 
 def _strategy(search: Search) -> Any:
     """The search's strategy (compose or TPE) rebuilt from the evaluations recorded so far."""
-    from compression.selection import Budgets, search_for
+    from compression.selection import Budgets, EffectPrior, search_for
 
     told = [(e["plan"], _candidate(e)) for e in search.evaluations if e["state"] != PENDING]
+    prior = EffectPrior.from_config(search.prior) if search.prior else None
     strategy = search_for(
         search.strategy, space_of(search.techniques), Budgets(**search.budgets), search.plans,
-        search.seed, search.max_evaluations, told,
+        search.seed, search.max_evaluations, told, prior,
     )  # fmt: skip
     strategy.pending.extend(e["plan"] for e in search.pending)
     return strategy

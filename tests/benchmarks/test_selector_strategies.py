@@ -1,4 +1,11 @@
-from benchmarks.selector_strategies import _near, compare, main, random_settings, space_for
+from benchmarks.selector_strategies import (
+    _near,
+    compare,
+    main,
+    priors,
+    random_settings,
+    space_for,
+)
 from compression.selection import run_strategy
 from compression.selection.objective import violations
 from compression.selection.table_csv import save_table
@@ -60,3 +67,20 @@ def test_it_runs_on_tables_saved_as_csv(tmp_path, capsys):
     assert all(r["plans"] == 18 for r in rows)
     printed = capsys.readouterr().out
     assert "optimum share" in printed and "t1" in printed
+
+
+def test_it_learns_each_tables_prior_from_the_other_tables_of_its_group_only():
+    files = {f"t{s}": structured_table(s, SPACE) for s in (0, 1, 2)}
+    synthetic = {f"structured-{s}": structured_table(s, SPACE) for s in (3, 4)}
+    learnt = priors([files, synthetic])
+    assert learnt["t0"].networks == ("t1", "t2")
+    assert learnt["structured-3"].networks == ("structured-4",)
+
+
+def test_it_runs_compose_with_and_without_the_prior(tmp_path, capsys):
+    paths = [save_table(structured_table(s, SPACE), tmp_path / f"t{s}.csv") for s in (0, 1, 2)]
+    strategies = ["exhaustive", "compose", "compose-alone"]
+    rows = main([str(p) for p in paths] + ["--settings", "4", "--strategies", *strategies])
+    assert [r["strategy"] for r in rows if r["table"] == "t0"] == strategies
+    printed = capsys.readouterr().out
+    assert "t0: compose's prior from t1, t2" in printed

@@ -106,3 +106,27 @@ def test_it_defaults_to_compose_and_keeps_the_other_strategies_selectable(client
     exhaustive = ask(client, world, strategy="exhaustive", **budgets).context["answer"]
     assert answer["strategy"] == "compose"
     assert answer["best"]["plan"] == exhaustive["best"]["plan"]
+
+
+def test_it_says_which_other_models_compose_started_from(client):
+    from tests.factories import make_artifact, make_job, make_model, make_result
+    from tests.measurements.recommend_world import PLANS, plan_row
+
+    world = build_world()
+    for name in ("net-a", "net-b"):
+        other = make_model(name=name)
+        for plan, (macs, sp, sf, accuracy, latency) in PLANS.items():
+            if latency is None:
+                continue
+            artifact = make_artifact(
+                model=other, plan=plan_row(plan), macs=macs, sp_bits=sp, sf_bits=sf,
+                accuracy=accuracy,
+            )  # fmt: skip
+            job = make_job(artifact=artifact, device=world.device)
+            make_result(job=job, latency_mean_ms=latency)
+
+    response = ask(client, world, min_accuracy_pct="92", strategy="compose")
+
+    assert response.status_code == 200
+    assert response.context["answer"]["details"]["prior_networks"] == ["net-a", "net-b"]
+    assert "Compose started from what the techniques did to 2 other models" in response.text

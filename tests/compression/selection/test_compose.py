@@ -217,3 +217,43 @@ def test_it_checks_its_settings_and_plans():
         search_for("greedy", SPACE, Budgets(), ["baseline"])
     assert search.budget == 10  # a quarter of 18 plans is too few: the floor
     assert ComposeSearch(WIDE_SPACE, Budgets()).budget == math.ceil(0.25 * 112)
+
+
+def another_network(table, scale: float, shift: float, seed: int):
+    """The same techniques' effects on another network: other baseline figures, fresh noise."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed)
+
+    def noisy(value: float) -> float:
+        return value * scale * float(rng.normal(1.0, 0.03))
+
+    return [
+        dataclasses.replace(
+            c,
+            accuracy_pct=c.accuracy_pct + shift + float(rng.normal(0.0, 1.0)),
+            energy_mj=noisy(c.energy_mj),
+            latency_ms=noisy(c.latency_ms),
+            storage_mb=noisy(c.storage_mb),
+        )
+        for c in table
+    ]
+
+
+def test_it_finds_the_optimum_sooner_when_other_networks_taught_it_the_techniques():
+    from compression.selection import EffectPrior
+
+    table = structured_table(0, WIDE_SPACE)
+    others = {"a": another_network(table, 0.5, -3.0, 1), "b": another_network(table, 2.0, 2.0, 2)}
+    prior = EffectPrior.learn(others)
+    hits, spent = {"prior": 0, "alone": 0}, {"prior": [], "alone": []}
+    for budgets in settings(table, 12, 0):
+        best = optimum(table, budgets)
+        for name, given in (("prior", prior), ("alone", None)):
+            outcome = run_strategy("compose", table, budgets, seed=0, prior=given)
+            hits[name] += (outcome.chosen.candidate.plan if outcome.chosen else None) == best
+            spent[name].append(outcome.evaluations)
+            assert outcome.details["prior_networks"] == (["a", "b"] if given else [])
+
+    assert hits["prior"] >= hits["alone"] and hits["prior"] >= 11
+    assert np.mean(spent["prior"]) < np.mean(spent["alone"])

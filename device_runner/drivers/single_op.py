@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from device_runner.drivers.in_graph import operator_types
 from device_runner.drivers.invoke import make_infer
 from measurements.protocol import ProtocolConfig, run_protocol
 
@@ -117,21 +118,15 @@ def single_op_times(
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_litert.tools import flatbuffer_utils
 
+    types = operator_types(model_path)  # refuses several subgraphs
     model = flatbuffer_utils.read_model(model_path)
-    if len(model.subgraphs) != 1:
-        raise ValueError(
-            f"A single-op breakdown needs one subgraph. Received: subgraphs={len(model.subgraphs)}"
-        )
     ref = reference_values(model_path, inputs)
     operators = model.subgraphs[0].operators
     # Share the time cap between operators so the breakdown stays bounded.
     per_op = config.replace(max_seconds=max(0.5, config.max_seconds / len(operators)))
     ops = []
     computed_at_load: dict[int, np.ndarray] = {}
-    for index, op in enumerate(operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        kind = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
-        kind = kind or (code.customCode or b"CUSTOM").decode("ascii", "replace")
+    for index, (op, kind) in enumerate(zip(operators, types, strict=True)):
         content, sources = single_op_model(model, index, computed_at_load)
         if not sources:
             # Only constants in (a float16 model's DEQUANTIZE of its weights): LiteRT

@@ -1,27 +1,13 @@
 import json
 
-import keras
-
 from benchmarks.litert_op_profile import main
 from compression.export import to_tflite
-
-
-def residual_net() -> keras.Model:
-    """Conv + BN + ReLU6, a depthwise conv, a residual add and a dense head."""
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)(inputs)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.ReLU(6.0)(x)
-    y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.Add()([x, y])
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(4)(x)
-    return keras.Model(inputs, outputs)
+from tests.device_runner.test_in_graph import residual_net
 
 
 def test_it_prints_the_operators_sum_beside_the_unprofiled_latency(tmp_path, capsys):
     model = tmp_path / "residual.tflite"
-    model.write_bytes(to_tflite(residual_net(), "float32"))
+    model.write_bytes(to_tflite(residual_net(strided_tail=False), "float32"))
     out = tmp_path / "profile.json"
     main([str(model), "1", "-n", "5", "-w", "2", "--json", str(out)])
     document = json.loads(out.read_text())

@@ -15,12 +15,13 @@ QUICK = ProtocolConfig(warmup_runs=2, min_runs=10, max_runs=50, max_seconds=1.0,
 COMPUTE = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "FULLY_CONNECTED"}
 
 
-@pytest.fixture(scope="module")
-def residual_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Conv + BN + ReLU6, a strided depthwise conv (a PAD), a residual add, a dense head."""
-    import keras
+def residual_net(strided_tail: bool = True):
+    """Conv + BN + ReLU6, a depthwise conv, a residual add, a dense head.
 
-    from compression.export import to_tflite
+    With ``strided_tail``, a ZeroPadding2D before a strided depthwise conv: a PAD
+    that XNNPACK fuses into the convolution after it.
+    """
+    import keras
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 3))
@@ -29,12 +30,20 @@ def residual_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x = keras.layers.ReLU(6.0)(x)
     y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
     x = keras.layers.Add()([x, y])
-    x = keras.layers.ZeroPadding2D(1)(x)
-    x = keras.layers.DepthwiseConv2D(3, strides=2)(x)
+    if strided_tail:
+        x = keras.layers.ZeroPadding2D(1)(x)
+        x = keras.layers.DepthwiseConv2D(3, strides=2)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(4)(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def residual_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from compression.export import to_tflite
+
     path = tmp_path_factory.mktemp("in-graph") / "residual.tflite"
-    path.write_bytes(to_tflite(keras.Model(inputs, outputs), "float32"))
+    path.write_bytes(to_tflite(residual_net(), "float32"))
     return path
 
 

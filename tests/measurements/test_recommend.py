@@ -98,18 +98,25 @@ def test_the_command_refuses_a_bad_budget():
         call_command("recommend", model=world.model.name, device=world.device.name, storage_mb="-1")
 
 
-def test_it_predicts_latency_per_kernel_where_the_device_has_op_timings():
-    world = build_world()
+def time_kernels(world, timed: dict[str, tuple[float, str | None]]) -> None:
+    """Give ``timed`` plans a .tflite and per-kernel times (ms, scope); add Ps, compressed only."""
     tflite = to_tflite(conv_bn_relu6(), "float32")
     kernels = kernels_of(tflite)
-    ops = [{"index": k.index, "type": k.op_type, "mean_ms": 0.1} for k in kernels]
-    timed = world.artifacts["C1"]
-    timed.tflite_file.save("timed.tflite", ContentFile(tflite))
-    timed.results.update(op_breakdown={"ops": ops, "by_type": {}})
+    for code, (ms, scope) in timed.items():
+        ops = [{"index": k.index, "type": k.op_type, "mean_ms": ms} for k in kernels]
+        breakdown = {"ops": ops, "by_type": {}, **({"scope": scope} if scope else {})}
+        artifact = world.artifacts[code]
+        artifact.tflite_file.save(f"{code}.tflite", ContentFile(tflite))
+        artifact.results.update(op_breakdown=breakdown)
     fresh = make_artifact(
         model=world.model, plan=plan_row("Ps"), macs=1000, sp_bits=800, sf_bits=80, accuracy=0.9
     )
     fresh.tflite_file.save("fresh.tflite", ContentFile(tflite))
+
+
+def test_it_predicts_latency_per_kernel_where_the_device_has_op_timings():
+    world = build_world()
+    time_kernels(world, {"C1": (0.1, None)})
     by_plan = {c.plan: c for c in build_candidates(world.model, world.device)[0]}
     # Same kernels as the timed model (0.1 ms each); the overhead term, fitted on
     # that one model, is its measured 2.6 ms minus the sum of its kernels.
@@ -123,21 +130,7 @@ def test_it_predicts_latency_per_kernel_where_the_device_has_op_timings():
 
 def test_it_learns_kernels_from_in_graph_timings_only_when_the_device_has_them():
     world = build_world()
-    tflite = to_tflite(conv_bn_relu6(), "float32")
-    kernels = kernels_of(tflite)
-
-    def breakdown(ms: float, scope: str) -> dict:
-        ops = [{"index": k.index, "type": k.op_type, "mean_ms": ms} for k in kernels]
-        return {"ops": ops, "by_type": {}, "scope": scope}
-
-    for code, ms, scope in (("C1", 0.1, "in-graph"), ("W3", 1.0, "single-op")):
-        artifact = world.artifacts[code]
-        artifact.tflite_file.save(f"{code}.tflite", ContentFile(tflite))
-        artifact.results.update(op_breakdown=breakdown(ms, scope))
-    fresh = make_artifact(
-        model=world.model, plan=plan_row("Ps"), macs=1000, sp_bits=800, sf_bits=80, accuracy=0.9
-    )
-    fresh.tflite_file.save("fresh.tflite", ContentFile(tflite))
+    time_kernels(world, {"C1": (0.1, "in-graph"), "W3": (1.0, "single-op")})
 
     by_plan = {c.plan: c for c in build_candidates(world.model, world.device)[0]}
 

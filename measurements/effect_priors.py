@@ -2,7 +2,7 @@
 
 Each other model with results on the device (measured or imported) is one
 network's table: its latest result per compressed artifact, as the
-Recommend page reads a model's own (``recommend.measured_candidate``). A
+Recommend page reads a model's own (``candidate_rows.measured_candidate``). A
 model whose baseline was never measured there teaches nothing and is left
 out by ``EffectPrior.learn``.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from measurements.candidate_rows import measured_candidate
 from measurements.models import Device, DNNModel, Result
-from measurements.recommend import measured_candidate
 
 
 def other_models_tables(model: DNNModel, device: Device, threads: int) -> dict[str, list[Any]]:

@@ -209,7 +209,7 @@ def _entry(plan: str, state: str, candidate: Any = None, job: int | None = None,
 
 def _settle(search: Search) -> bool:
     """Record the pending plans whose job finished; whether any did."""
-    from measurements.recommend import measured_candidate
+    from measurements.candidate_rows import measured_candidate
 
     changed = False
     for entry in search.pending:
@@ -233,7 +233,7 @@ def _settle(search: Search) -> bool:
 
 def _evaluate(search: Search, plan: str, predictions: _Predictions) -> dict[str, Any]:
     """A plan's evaluation: read from results, predicted if allowed, else queued."""
-    from measurements.recommend import measured_candidate
+    from measurements.candidate_rows import measured_candidate
 
     result = (
         _of_plan(Result.objects, search, plan)

@@ -56,6 +56,10 @@ def test_it_predicts_a_composed_pair_from_its_singles_shrunk_towards_no_effect()
 
 def test_it_learns_more_about_a_pair_from_other_plans_sharing_its_techniques():
     model, table = composed_model_and_table()
+    # The pairs' other techniques are known alone, so what the pairs add is about C1 and
+    # W3 (a technique seen only in a pair would be shrunk, its share going to them).
+    for plan in ("C2", "W2", "L1", "Q-int8"):
+        model.add(table[plan])
     before = model.predict("C1 + W3")
     for plan in ("C1 + W2", "C2 + W3", "C1 + Q-int8", "W3 + Q-int8", "L1 + W3"):
         model.add(table[plan])

@@ -86,3 +86,18 @@ def test_a_pairs_own_figures_teach_its_interaction_under_a_prior():
     assert after < before - 2
     # Its own interaction term took more of the surprise than the single technique did.
     assert before - after > single_before - model.predict("A").mean["accuracy_pct"]
+
+
+def test_this_networks_figures_overrule_a_prior_they_contradict():
+    # The other networks lost 2-8 points to A; this one loses about 50 to it.
+    prior = EffectPrior.learn({"first": FIRST, "second": SECOND})
+    model = CompositionModel(["A", "B"], prior)
+    for candidate in (row("baseline", 60, 8), row("B", 57, 8), row("A + B", 5, 2)):
+        model.add(candidate)
+
+    # A takes the blame (a Student t prior lets go), not the pair's interaction term ...
+    assert model.predict("A").mean["accuracy_pct"] < 30
+    # ... nor the baseline, whose figure has no parts to stray from ...
+    assert model.predict("baseline").mean["accuracy_pct"] == pytest.approx(60.0, abs=0.5)
+    # ... nor the noise: A + B was predicted from the prior, not from this network's data.
+    assert model.noise["accuracy_pct"] == pytest.approx(7.0)

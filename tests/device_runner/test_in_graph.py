@@ -115,3 +115,15 @@ def test_it_names_a_model_litert_cannot_load(tmp_path: Path) -> None:
     corrupt.write_bytes(b"not a flatbuffer" * 16)
     with pytest.raises(litert_c.LiteRtError, match="LiteRtCreateModelFromFile failed"):
         litert_c.CompiledModel(corrupt, 1, profile=True)
+
+
+def test_it_profiles_at_most_its_cap_whatever_the_protocols_minimum(residual_tflite: Path) -> None:
+    # A job's protocol may ask for a million timed runs; the profiler keeps every run's
+    # events, so it stops at its own cap.
+    greedy = ProtocolConfig(
+        warmup_runs=1, min_runs=1_000_000, max_runs=1_000_000, max_seconds=0.2, idle_seconds=0
+    )
+    ops, runs = in_graph.in_graph_times(str(residual_tflite), 1, greedy, seed=0)
+
+    assert runs == in_graph.MAX_PROFILED_RUNS
+    assert len(ops) == len(in_graph.operator_types(str(residual_tflite)))

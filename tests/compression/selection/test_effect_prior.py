@@ -88,7 +88,7 @@ def test_a_pairs_own_figures_teach_its_interaction_under_a_prior():
     assert before - after > single_before - model.predict("A").mean["accuracy_pct"]
 
 
-def test_this_networks_figures_overrule_a_prior_they_contradict():
+def test_it_lets_this_networks_figures_overrule_a_prior_they_contradict():
     # The other networks lost 2-8 points to A; this one loses about 50 to it.
     prior = EffectPrior.learn({"first": FIRST, "second": SECOND})
     model = CompositionModel(["A", "B"], prior)

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compression.selection.candidates import Candidate  # noqa: E402
-from compression.selection.composition import FIGURES, steps_of  # noqa: E402
-from compression.selection.space import BASELINE  # noqa: E402
+from compression.selection.composition import FIGURES  # noqa: E402
+from compression.selection.space import BASELINE, steps_of  # noqa: E402
 from compression.selection.table_csv import load_table  # noqa: E402
 
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal spread, in standard deviations

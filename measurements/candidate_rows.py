@@ -7,6 +7,7 @@ provenance (``measurements.provenance``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from measurements.models import Artifact, Result
@@ -19,6 +20,14 @@ from measurements.provenance import (
 )
 
 BYTES_PER_MB = 1e6
+
+
+def latest_per_artifact(results: Iterable[Result]) -> list[Result]:
+    """The first result of each artifact: the latest, given results newest first."""
+    latest: dict[int, Result] = {}
+    for result in results:
+        latest.setdefault(result.artifact_id, result)
+    return list(latest.values())
 
 
 def _storage(artifact: Artifact) -> tuple[float | None, float | None]:

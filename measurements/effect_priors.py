@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from measurements.candidate_rows import measured_candidate
+from measurements.candidate_rows import latest_per_artifact, measured_candidate
 from measurements.models import Device, DNNModel, Result
 
 
@@ -23,11 +23,8 @@ def other_models_tables(model: DNNModel, device: Device, threads: int) -> dict[s
         .select_related("artifact__model", "artifact__plan")
         .order_by("-created_at")
     )
-    latest: dict[int, Result] = {}
-    for result in results:
-        latest.setdefault(result.artifact_id, result)
     tables: dict[str, list[Any]] = {}
-    for result in latest.values():
+    for result in latest_per_artifact(results):
         tables.setdefault(result.artifact.model.name, []).append(measured_candidate(result))
     return tables
 

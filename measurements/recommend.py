@@ -17,7 +17,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from measurements.candidate_rows import measured_candidate, predicted_candidate
+from measurements.candidate_rows import (
+    latest_per_artifact,
+    measured_candidate,
+    predicted_candidate,
+)
 from measurements.models import Artifact, Device, DNNModel, Result
 
 MIN_REPORT_ROWS = 5
@@ -215,12 +219,10 @@ def build_candidates(
         .select_related("artifact__plan")
         .order_by("-created_at")
     )
-    latest: dict[int, Result] = {}
-    for result in results:
-        latest.setdefault(result.artifact_id, result)
-    candidates = [measured_candidate(r) for r in latest.values()]
+    latest = latest_per_artifact(results)
+    candidates = [measured_candidate(r) for r in latest]
     others = Artifact.objects.filter(model=model, status=Artifact.Status.READY).exclude(
-        pk__in=latest
+        pk__in=[r.artifact_id for r in latest]
     )
     others = list(others.select_related("plan"))
     rows = device_rows(device)
@@ -270,7 +272,7 @@ def recommend_for(
         top: plans per list.
         seed: the DQN's seed.
     """
-    from compression.selection import recommend
+    from compression.selection import PRIOR_STRATEGIES, recommend
     from compression.selection.space import registry_space
 
     candidates, report = build_candidates(model, device, threads)
@@ -281,7 +283,7 @@ def recommend_for(
     unscored += [p for p in space.singles_and_pairs() if p not in known]
     from measurements.effect_priors import effect_prior_for
 
-    prior = effect_prior_for(model, device, threads)
+    prior = effect_prior_for(model, device, threads) if strategy in PRIOR_STRATEGIES else None
     answer = recommend(candidates, budgets, strategy, space, unscored, top, seed, prior)
     answer.update(
         model=model.name,

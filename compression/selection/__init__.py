@@ -8,6 +8,7 @@ from compression.selection.candidates import Candidate
 from compression.selection.effect_prior import EffectPrior
 from compression.selection.recommend import (
     DEFAULT_STRATEGY,
+    PRIOR_STRATEGIES,
     SEARCH_STRATEGIES,
     STRATEGIES,
     recommend,
@@ -18,6 +19,7 @@ from compression.selection.space import Slot, Space
 
 __all__ = [
     "DEFAULT_STRATEGY",
+    "PRIOR_STRATEGIES",
     "SEARCH_STRATEGIES",
     "STRATEGIES",
     "BudgetError",

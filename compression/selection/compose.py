@@ -42,12 +42,12 @@ import numpy as np
 from compression.selection.ask_tell import AskTellSearch, EvaluationBudget
 from compression.selection.budgets import Budgets
 from compression.selection.candidates import Candidate
-from compression.selection.composition import CompositionModel, Prediction, steps_of
+from compression.selection.composition import CompositionModel, Prediction
 from compression.selection.effect_prior import EffectPrior
 from compression.selection.evaluator import Evaluator
 from compression.selection.objective import LIMITS, Scale, score
 from compression.selection.outcome import Outcome, build_outcome
-from compression.selection.space import Space
+from compression.selection.space import Space, steps_of
 
 NAME = "compose"
 STARTS = ("baseline", "singles")

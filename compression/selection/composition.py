@@ -40,7 +40,7 @@ import numpy as np
 
 from compression.selection.candidates import Candidate
 from compression.selection.effect_prior import EffectPrior, pair_key
-from compression.selection.space import BASELINE
+from compression.selection.space import steps_of
 
 # Figure -> (on a log scale?, prior noise, prior spread of one technique's effect).
 # Accuracy in points; the others as log factors (0.15 = about 15 %, 1.0 = a factor e).
@@ -80,11 +80,6 @@ PAIR_SPREAD = 0.5
 # 1's shares by 0.04 at most (benchmarks/selector_strategies.py).
 T_DOF = 2.0
 T_ITERATIONS = 6
-
-
-def steps_of(plan: str) -> tuple[str, ...]:
-    """A plan's techniques (none for the baseline)."""
-    return () if plan == BASELINE else tuple(plan.split(" + "))
 
 
 @dataclass(frozen=True)
@@ -158,7 +153,7 @@ class CompositionModel:
                 continue
             y = math.log(value) if logged else float(value)
             if self._rows[name]:
-                mean, _ = self._predict_one(name, x)
+                mean = float(x @ self._fits[name][0])
                 unit_var = float(x @ self._pinned[name] @ x)
                 if unit_var <= CALIBRATION_SPREAD:
                     self._errors[name].append((y - mean) ** 2 / (1.0 + unit_var))
@@ -187,11 +182,6 @@ class CompositionModel:
             )
             for i, plan in enumerate(plans)
         }
-
-    def _predict_one(self, name: str, x: np.ndarray) -> tuple[float, float]:
-        """Posterior mean and variance in units of the noise variance."""
-        weights, inverse = self._fits[name]
-        return float(x @ weights), float(x @ inverse @ x)
 
     def _refit(self, name: str) -> None:
         """Posterior over the effects: ridge regression, the calibrated noise against the prior.
@@ -237,7 +227,7 @@ class CompositionModel:
             if belief is not None:
                 means[column], spreads[column] = belief
         for pair, column in self.pair_column.items():
-            belief = self.prior.pair(name, *pair.split(" + "))
+            belief = self.prior.pair(name, *steps_of(pair))
             means[column], spreads[column] = belief if belief else (0.0, noise)
             spreads[column] *= PAIR_SPREAD
         return means, spreads

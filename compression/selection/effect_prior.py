@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from compression.selection.candidates import Candidate
-from compression.selection.space import BASELINE
+from compression.selection.space import BASELINE, steps_of
 
 # Figure -> on a log scale? Accuracy in points, the others as log factors.
 LOGGED = {"accuracy_pct": False, "energy_mj": True, "latency_ms": True, "storage_mb": True}
@@ -128,12 +128,12 @@ def _effects(
     singles: dict[str, dict[str, float]] = {n: {} for n in LOGGED}
     pairs: dict[str, dict[str, float]] = {n: {} for n in LOGGED}
     for plan, candidate in by_plan.items():
-        steps = plan.split(" + ") if plan != BASELINE else []
+        steps = steps_of(plan)
         if len(steps) == 1:
             for name, value in _relative(candidate, base).items():
                 singles[name][steps[0]] = value
     for plan, candidate in by_plan.items():
-        steps = plan.split(" + ")
+        steps = steps_of(plan)
         if len(steps) != 2:
             continue
         for name, value in _relative(candidate, base).items():

@@ -20,9 +20,11 @@ from compression.selection.tpe import TPEConfig, TPESearch, tpe
 STRATEGIES = ("exhaustive", "greedy", "dqn", "tpe", "compose")
 # benchmarks/selector_strategies.py: compose returns the exhaustive optimum more often than
 # TPE, greedy and the DQN on every measured table. With its prior learnt from the other
-# tables: 0.86-1.00 of 50 budget settings on the 172-plan tables, 0.76-0.98 on the 48-plan
+# tables: 0.84-1.00 of 50 budget settings on the 172-plan tables, 0.90-1.00 on the 48-plan
 # real-network tables (seeds 0-2), evaluating <= 25 % of the plans.
 DEFAULT_STRATEGY = "compose"
+# The strategies an EffectPrior steers: the others need not learn one.
+PRIOR_STRATEGIES = ("compose",)
 # The strategies that can measure as they go (an ask/tell loop), the default first.
 SEARCH_STRATEGIES = ("compose", "tpe")
 

@@ -17,6 +17,11 @@ BASELINE = "baseline"
 SCOPE_ORDER = ("conv", "fc", "model")
 
 
+def steps_of(plan: str) -> tuple[str, ...]:
+    """A plan's techniques (none for the baseline)."""
+    return () if plan == BASELINE else tuple(plan.split(" + "))
+
+
 @dataclass(frozen=True)
 class Slot:
     """One decision: a part of the network and the steps that may act on it."""

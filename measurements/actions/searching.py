@@ -68,7 +68,7 @@ def start_search(
             it goes, an external device, a reference model, or techniques that
             cannot compress the model.
     """
-    from compression.selection import DEFAULT_STRATEGY, SEARCH_STRATEGIES
+    from compression.selection import DEFAULT_STRATEGY, PRIOR_STRATEGIES, SEARCH_STRATEGIES
 
     strategy = strategy or DEFAULT_STRATEGY
     if strategy not in SEARCH_STRATEGIES:
@@ -88,7 +88,7 @@ def start_search(
     plans = space_of(codes).singles_and_pairs()
     # Learnt once, when the search starts: it resumes with the same start, however
     # the other models' results change while it runs.
-    prior = effect_prior_for(model, device, threads)
+    prior = effect_prior_for(model, device, threads) if strategy in PRIOR_STRATEGIES else None
     with transaction.atomic():  # a first step that fails leaves no half-started search
         search = Search.objects.create(
             owner=owner if getattr(owner, "is_authenticated", False) else None,
